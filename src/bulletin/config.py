@@ -1,0 +1,602 @@
+"""Loads config.yaml, validates all of it at start, and gives typed sections with defaults.
+
+Every key is declared once below with its default and a help line; the README table, the
+commented file written by ``bulletin init`` and the error messages all come from these
+declarations. Errors name the file, the line and the key path, all problems at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails, PydanticUndefined
+
+from bulletin.errors import ConfigError, ConfigProblem
+from bulletin.text import slugify
+
+CONFIG_NAME = "config.yaml"
+SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are validated when assigned."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+
+
+def _check_clock_time(value: str) -> str:
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f'expected a time of day like "18:00", got "{value}"')
+    return value
+
+
+class SiteConfig(Section):
+    title: str = Field("bulletin", description="The newsroom's name, shown in feeds and digests.")
+    description: str = Field(
+        "The day's news.", description="One line about the newsroom, used as the feeds' subtitle."
+    )
+    base_url: str = Field(
+        "http://localhost:8000/",
+        description="Absolute URL where feeds/ is served; links and feed ids are built from it.",
+    )
+    language: str = Field("en", description="The site's language tag (en, ar, ...).")
+    timezone: str = Field(
+        "UTC", description="The newsroom's IANA time zone; days and schedules are in it."
+    )
+    item_time: str = Field(
+        "12:00",
+        description='Local time of day given to items that carry only a date (quote it: "12:00").',
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'unknown time zone "{value}" (use an IANA name like "Asia/Damascus")'
+            ) from None
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", value):
+            raise ValueError(f'expected a language tag like "en" or "ar", got "{value}"')
+        return value.replace("_", "-")
+
+    @field_validator("item_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return _check_clock_time(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The newsroom's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def item_clock_time(self) -> time:
+        """``item_time`` as a ``datetime.time``."""
+        hour, minute = self.item_time.split(":")
+        return time(int(hour), int(minute))
+
+
+class CategoryConfig(Section):
+    name: str = Field(description="The category's display name, as sources write it.")
+    slug: str | None = Field(
+        None, description="Its slug in URLs and file names; derived from the name if empty."
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other names sources use for it (e.g. its Arabic name).",
+    )
+
+
+class SourceConfig(Section):
+    name: str = Field(description="A name for this source, used in messages and the store.")
+    kind: Literal["listing", "directory"] = Field(
+        description="listing: the site's plain-text daily export; directory: Markdown files."
+    )
+    path: str = Field(
+        description="A file or folder, relative to config.yaml; '-' reads standard input."
+    )
+    language: str | None = Field(
+        None, description="Language of its items when they do not say; default: site.language."
+    )
+
+
+class StoreConfig(Section):
+    url: str = Field(
+        "sqlite:///var/bulletin.db",
+        description="SQLAlchemy database URL; a relative SQLite path is relative to config.yaml.",
+    )
+
+
+class FeedsConfig(Section):
+    dir: str = Field("feeds", description="Folder the feeds are written to.")
+    max_items: int = Field(50, ge=1, description="How many of the newest items each feed holds.")
+
+
+class DigestConfig(Section):
+    templates: str | None = Field(
+        None, description="A folder of templates overriding the default theme."
+    )
+    subject: str = Field(
+        "{site}: {date}",
+        description="Subject line; {site} and {date} (written in the site's language) are filled.",
+    )
+    send_empty: bool = Field(
+        False, description="Send a short 'nothing today' digest on days with no items."
+    )
+
+
+class SmtpConfig(Section):
+    host: str | None = Field(None, description="SMTP server; when set, delivery uses SMTP.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls, ssl (implicit TLS) or none."
+    )
+    username: str | None = Field(None, description="Login name, if the server wants one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the SMTP password."
+    )
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
+
+
+class RecipientConfig(Section):
+    address: str = Field(description="The recipient's email address.")
+    name: str = Field("", description="The recipient's display name.")
+
+
+class DeliveryConfig(Section):
+    transport: Literal["auto", "outbox", "smtp"] = Field(
+        "auto", description="auto: smtp when smtp.host is set, else the local outbox."
+    )
+    outbox: str = Field("var/outbox", description="Maildir folder the outbox transport writes to.")
+    from_address: str = Field("bulletin@localhost", description="The digest's sender address.")
+    from_name: str | None = Field(
+        None, description="The sender's display name; default: site.title."
+    )
+    recipients: list[RecipientConfig] = Field(
+        default_factory=list, description="Who receives the digest."
+    )
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig, description="The SMTP server.")
+
+    @field_validator("from_address")
+    @classmethod
+    def _looks_like_address(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
+            raise ValueError(f'expected an email address, got "{value}"')
+        return value
+
+
+class ScheduleConfig(Section):
+    collect_every_minutes: int = Field(
+        30, ge=1, description="How often `bulletin serve` collects and refreshes the feeds."
+    )
+    digest_at: str = Field(
+        "18:00", description='Local time the day\'s digest goes out (quote it: "18:00").'
+    )
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return _check_clock_time(value)
+
+
+class Config(Section):
+    """The whole configuration; ``root`` is the folder relative paths are resolved against."""
+
+    site: SiteConfig = Field(default_factory=SiteConfig, description="The newsroom.")
+    categories: list[CategoryConfig] = Field(
+        default_factory=list,
+        description="Known categories, in the order digests list them; others follow by name.",
+    )
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="Where items are collected from."
+    )
+    store: StoreConfig = Field(default_factory=StoreConfig, description="The database.")
+    feeds: FeedsConfig = Field(default_factory=FeedsConfig, description="The published feeds.")
+    digest: DigestConfig = Field(default_factory=DigestConfig, description="The daily digest.")
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="How digests reach the mailing list."
+    )
+    schedule: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="When `bulletin serve` does its work."
+    )
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+    file: str = Field("(embedded defaults)", exclude=True)
+
+    def path(self, value: str) -> Path:
+        """A configured path made absolute against the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    @property
+    def store_url(self) -> str:
+        """The store URL, with a relative SQLite path anchored at the config folder."""
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+    @property
+    def uses_smtp(self) -> bool:
+        """Whether digests go out by SMTP rather than into the local outbox."""
+        if self.delivery.transport == "auto":
+            return self.delivery.smtp.host is not None
+        return self.delivery.transport == "smtp"
+
+
+def read_secret(env_name: str | None, what: str) -> str | None:
+    """The secret held by environment variable ``env_name``; an error if named but unset."""
+    if env_name is None:
+        return None
+    value = os.environ.get(env_name)
+    if value is None:
+        raise ConfigError(
+            [ConfigProblem("environment", None, env_name, f"{what} is not set")],
+            hint=f"export {env_name}=... before running bulletin",
+        )
+    return value
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that also reports duplicate keys instead of keeping the last one."""
+
+
+def _key_lines(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    duplicates: list[tuple[tuple[Any, ...], int]],
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = (*path, key)
+            if key in seen:
+                duplicates.append((child, key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _key_lines(value_node, child, lines, duplicates)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value_node in enumerate(node.value):
+            _key_lines(value_node, (*path, index), lines, duplicates)
+
+
+def _scalar_sources(
+    node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], str]
+) -> None:
+    """The raw text of each plain scalar, to explain YAML's surprises (``18:00`` is 1080)."""
+    if isinstance(node, yaml.ScalarNode):
+        out[path] = node.value
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _scalar_sources(value_node, (*path, key_node.value), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value_node in enumerate(node.value):
+            _scalar_sources(value_node, (*path, index), out)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The section model that holds the last key of ``path``, to suggest known keys."""
+    model: type[BaseModel] = Config
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        inner = _section_type(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_EXPECTED = {
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+}
+
+
+def _message(error: ErrorDetails, raw: dict[tuple[Any, ...], str]) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    value = error.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        if name.lower() in SECRET_KEYS or name.lower().endswith(("password", "secret")):
+            return (
+                "secrets are never read from config.yaml: put it in an environment variable "
+                f"and name that variable with {name}_env"
+            )
+        model = _model_at(loc)
+        known = list(model.model_fields) if model else []
+        known = [k for k in known if k not in ("root", "file")]
+        close = difflib.get_close_matches(name, known, n=1)
+        tip = f' (did you mean "{close[0]}"?)' if close else f" (known keys: {', '.join(known)})"
+        return "unknown key" + tip
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"expected one of {expected}, got {_show(value)}"
+    if kind in _EXPECTED:
+        message = f"{_EXPECTED[kind]}, got {_show(value)}"
+        source = raw.get(loc, "")
+        if kind == "string_type" and re.fullmatch(r"\d+(:[0-5]?\d)+", source):
+            message += f' (YAML reads an unquoted {source} as a number: write "{source}")'
+        return message
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return f"{error['msg'].lower()}, got {_show(value)}"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    return f"{error['msg']}, got {_show(value)}"
+
+
+def _problems(
+    error: ValidationError,
+    file: str,
+    lines: dict[tuple[Any, ...], int],
+    raw: dict[tuple[Any, ...], str],
+) -> list[ConfigProblem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(detail["loc"])
+        # A union type adds the tag of the member tried to the location; drop it.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-",))))
+        line = None
+        for depth in range(len(loc), -1, -1):
+            if loc[:depth] in lines:
+                line = lines[loc[:depth]]
+                break
+        problems.append(ConfigProblem(file, line, _dotted(loc), _message(detail, raw)))
+    return sorted(problems, key=lambda p: (p.line or 0, p.key))
+
+
+def parse_config(text: str, file: str, root: Path) -> Config:
+    """Validate config text; raise ConfigError listing every problem with its line."""
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [ConfigProblem(file, line, "", f"not valid YAML: {problem}")],
+            hint="check the indentation and quoting near that line",
+        ) from None
+    if data is None:
+        data = {}
+    lines: dict[tuple[Any, ...], int] = {}
+    duplicates: list[tuple[tuple[Any, ...], int]] = []
+    raw: dict[tuple[Any, ...], str] = {}
+    if node is not None:
+        _key_lines(node, (), lines, duplicates)
+        _scalar_sources(node, (), raw)
+    problems = [
+        ConfigProblem(file, line, _dotted(path), "duplicate key (each key may appear once)")
+        for path, line in duplicates
+    ]
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem(file, 1, "", "expected a mapping of sections at the top"))
+        raise ConfigError(problems)
+    for reserved in ("root", "file"):
+        if reserved in data:
+            problems.append(ConfigProblem(file, lines.get((reserved,)), reserved, "unknown key"))
+            data.pop(reserved)
+    config: Config | None = None
+    try:
+        config = Config.model_validate({**data, "root": root, "file": file})
+    except ValidationError as exc:
+        problems.extend(_problems(exc, file, lines, raw))
+    if config is not None:
+        problems.extend(_semantic_problems(config, file, lines))
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.key)))
+    assert config is not None
+    return config
+
+
+def _semantic_problems(
+    config: Config, file: str, lines: dict[tuple[Any, ...], int]
+) -> list[ConfigProblem]:
+    """Rules that span several keys: unique names, unique slugs."""
+    problems = []
+    seen: dict[str, int] = {}
+    for index, source in enumerate(config.sources):
+        if source.name in seen:
+            path: tuple[Any, ...] = ("sources", index, "name")
+            problems.append(
+                ConfigProblem(
+                    file,
+                    lines.get(path),
+                    _dotted(path),
+                    f'another source is already named "{source.name}"',
+                )
+            )
+        seen[source.name] = index
+    slugs: dict[str, str] = {}
+    for index, category in enumerate(config.categories):
+        slug = category.slug or slugify(category.name)
+        if slug in slugs:
+            path = ("categories", index, "slug" if category.slug else "name")
+            problems.append(
+                ConfigProblem(
+                    file,
+                    lines.get(path),
+                    _dotted(path),
+                    f'slug "{slug}" is also the slug of "{slugs[slug]}"; give one a different slug',
+                )
+            )
+        slugs[slug] = category.name
+    return problems
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The config at ``path``, else ./config.yaml if present, else the embedded defaults."""
+    if path is None:
+        candidate = Path.cwd() / CONFIG_NAME
+        if not candidate.exists():
+            return Config(root=Path.cwd())
+        path = candidate
+    shown = _display_path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            [ConfigProblem(shown, None, "", "no such file")],
+            hint="create one with `bulletin init`, or leave out --config to use the defaults",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(shown, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([ConfigProblem(shown, line, "", "not valid UTF-8")]) from None
+    return parse_config(text, shown, path.resolve().parent)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# --- documentation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """One documented config key: dotted path, type, default and help line."""
+
+    key: str
+    type: str
+    default: str
+    help: str
+
+
+def _type_name(annotation: Any) -> str:
+    text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
+    text = text.replace("typing.", "")
+    optional = text.endswith(" | None")
+    text = text.removesuffix(" | None")
+    if text.startswith("Literal["):
+        text = "one of " + ", ".join(a.strip("'\" ") for a in text[8:-1].split(","))
+    else:
+        names = {"str": "text", "int": "integer", "float": "number", "bool": "true/false"}
+        text = names.get(text, text.replace("str", "text"))
+    return f"{text} (optional)" if optional else text
+
+
+def _default_text(field: Any) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "(required)"
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return ""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[]"
+    return str(value) if value != "" else '""'
+
+
+def config_keys(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[KeyDoc]:
+    """Every config key, depth first, with its type, default and help line."""
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}{name}"
+        inner = _section_type(field.annotation)
+        is_list = "list[" in repr(field.annotation)
+        if inner is not None:
+            yield KeyDoc(key, "list" if is_list else "section", "", field.description or "")
+            yield from config_keys(inner, key + ("[]." if is_list else "."))
+        else:
+            yield KeyDoc(
+                key, _type_name(field.annotation), _default_text(field), field.description or ""
+            )
+
+
+def reference_table() -> str:
+    """The Markdown table of every config key, as the README shows it."""
+    rows = ["| key | type | default | what it does |", "|---|---|---|---|"]
+    for doc in config_keys():
+        default = f"`{doc.default}`" if doc.default else ""
+        rows.append(f"| `{doc.key}` | {doc.type} | {default} | {doc.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,165 @@
+"""The data at the centre of bulletin: frozen value types and no I/O.
+
+Sources produce ``Item``s; the store keeps them; feeds, the digest and delivery read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Literal
+
+Direction = Literal["ltr", "rtl"]
+
+#: Languages written right to left (ISO 639-1 codes), for ``dir`` attributes.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"})
+
+
+def direction_for(language: str) -> Direction:
+    """The writing direction of a language tag such as ``ar`` or ``en-GB``."""
+    primary = language.replace("_", "-").split("-", 1)[0].lower()
+    return "rtl" if primary in RTL_LANGUAGES else "ltr"
+
+
+@dataclass(frozen=True, order=True)
+class Category:
+    """A newsroom category: its display name and the slug used in URLs and file names."""
+
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One news item, as collected from a source.
+
+    ``id`` is stable: collecting the same item again, even with edited text, gives the same id.
+    ``published`` is aware; ``paragraphs`` are plain text; ``body_html`` is safe HTML.
+    """
+
+    id: str
+    day: date
+    published: datetime
+    category: Category
+    title: str
+    paragraphs: tuple[str, ...]
+    body_html: str
+    source: str | None = None
+    language: str = "en"
+    direction: Direction = "ltr"
+    title_derived: bool = False
+    updated: datetime | None = None
+    origin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.published.tzinfo is None:
+            raise ValueError(f"item {self.id}: published must be an aware datetime")
+
+    @property
+    def content_hash(self) -> str:
+        """A digest of what a reader sees, to tell an edited item from an unchanged one."""
+        parts = [self.category.name, self.title, self.body_html, self.source or "", self.language]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    @property
+    def text(self) -> str:
+        """The paragraphs as plain text, separated by blank lines."""
+        return "\n\n".join(self.paragraphs)
+
+    def with_updates(self, **changes: object) -> Item:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def paragraphs_to_html(paragraphs: tuple[str, ...] | list[str]) -> str:
+    """Plain-text paragraphs as escaped HTML ``<p>`` elements: any markup in them stays text."""
+    return "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+
+
+@dataclass(frozen=True)
+class CategoryIndex:
+    """Resolves the category names sources write to canonical categories, in digest order.
+
+    ``known`` are the configured categories in their configured order; ``aliases`` maps every
+    configured name and alias (case-folded) to its category. Unknown names get a derived slug.
+    """
+
+    known: tuple[Category, ...] = ()
+    aliases: tuple[tuple[str, Category], ...] = ()
+
+    def resolve(self, name: str, slugify: Callable[[str], str]) -> Category:
+        """The category a source's ``name`` stands for."""
+        wanted = " ".join(name.split()).casefold()
+        for alias, category in self.aliases:
+            if alias == wanted:
+                return category
+        return Category(slug=slugify(name), name=" ".join(name.split()))
+
+    def order_key(self, category: Category) -> tuple[int, str]:
+        """Sort key: configured categories first in their order, then the others by name."""
+        for position, known in enumerate(self.known):
+            if known.slug == category.slug:
+                return (position, "")
+        return (len(self.known), category.name.casefold())
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone on the mailing list."""
+
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Site:
+    """The newsroom as feeds and digests present it."""
+
+    title: str
+    description: str
+    base_url: str  # absolute, ends with "/"
+    language: str
+    timezone: str
+
+    @property
+    def direction(self) -> Direction:
+        """The site's writing direction."""
+        return direction_for(self.language)
+
+    @property
+    def domain(self) -> str:
+        """The host name of ``base_url``, for tag URIs and Message-IDs."""
+        return self.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+
+    def url(self, path: str) -> str:
+        """An absolute URL for a path under ``base_url``."""
+        return self.base_url + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """One category's items in a digest, newest first."""
+
+    category: Category
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What one day's digest holds: its day and its items grouped by category, in order."""
+
+    day: date
+    sections: tuple[DigestSection, ...]
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        """Every item of the digest, in reading order."""
+        return tuple(item for section in self.sections for item in section.items)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the day had no items."""
+        return not self.sections
