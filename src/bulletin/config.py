@@ -600,3 +600,42 @@ def reference_table() -> str:
         default = f"`{doc.default}`" if doc.default else ""
         rows.append(f"| `{doc.key}` | {doc.type} | {default} | {doc.help} |")
     return "\n".join(rows)
+
+
+def _yaml_scalar(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def commented_config(model: type[BaseModel] = Config, indent: str = "") -> str:
+    """A config.yaml holding every key at its default, each under its help line."""
+    out: list[str] = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        inner = _section_type(field.annotation)
+        out.append(f"{indent}# {field.description or name}")
+        if inner is not None and "list[" in repr(field.annotation):
+            out.append(f"{indent}{name}: []")
+            out.append(f"{indent}# for example:")
+            example = commented_config(inner, indent + "    ").splitlines()
+            out.append(f"{indent}# {name}:")
+            first = True
+            for line in example:
+                stripped = line.strip()
+                if stripped.startswith("#"):
+                    continue
+                marker = "  - " if first else "    "
+                first = False
+                out.append(f"{indent}# {marker}{stripped}")
+        elif inner is not None:
+            out.append(f"{indent}{name}:")
+            out.append(commented_config(inner, indent + "  ").rstrip("\n"))
+        else:
+            default = field.get_default(call_default_factory=True)
+            if default is PydanticUndefined:
+                default = f"<{name}>"
+            out.append(f"{indent}{name}: {_yaml_scalar(default)}")
+        if not indent:
+            out.append("")
+    return "\n".join(out) + "\n"

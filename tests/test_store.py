@@ -1,0 +1,132 @@
+"""The store: its own schema upgrades, idempotent saving, edits recorded, order kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from bulletin.errors import StoreError
+from bulletin.model import Category, Item, paragraphs_to_html
+from bulletin.store import LATEST_VERSION, Store, schema_version
+
+LOCAL = Category(slug="local-news", name="Local News")
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+
+def make_item(n: int, text: str = "Text.", minute: int = 0, day: int = 26) -> Item:
+    paragraphs = (f"Item {n}. {text}",)
+    return Item(
+        id=f"item-{n}",
+        day=date(2026, 11, day),
+        published=datetime(2026, 11, day, 9, minute, tzinfo=UTC),
+        category=LOCAL,
+        title=f"Item {n}.",
+        paragraphs=paragraphs,
+        body_html=paragraphs_to_html(paragraphs),
+        source="Newsroom",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(f"sqlite:///{tmp_path}/var/bulletin.db")
+    yield opened
+    opened.close()
+
+
+def test_opening_creates_the_schema_at_the_latest_version(store: Store) -> None:
+    assert store.version() == LATEST_VERSION
+
+
+def test_upgrading_an_up_to_date_store_applies_nothing(store: Store) -> None:
+    assert store.upgrade() == []
+
+
+def test_a_store_newer_than_this_bulletin_is_refused(store: Store) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(insert(schema_version).values(version=LATEST_VERSION + 1, applied=NOW))
+    with pytest.raises(StoreError, match="newer than this bulletin"):
+        store.upgrade()
+
+
+def test_saving_the_same_items_twice_stores_each_once(store: Store) -> None:
+    batch = [make_item(1), make_item(2)]
+    first = store.save_items(batch, "listing", NOW)
+    second = store.save_items(batch, "listing", NOW + timedelta(hours=1))
+    assert len(first.new) == 2
+    assert (len(second.new), len(second.updated), len(second.unchanged)) == (0, 0, 2)
+    assert store.count_items() == 2
+
+
+def test_an_edited_item_is_updated_with_its_update_time_and_keeps_its_publication(
+    store: Store,
+) -> None:
+    store.save_items([make_item(1)], "listing", NOW)
+    later = NOW + timedelta(hours=2)
+    edited = make_item(1, text="Corrected text.", minute=30)
+    report = store.save_items([edited], "listing", later)
+    assert len(report.updated) == 1
+    (stored,) = store.items_on(date(2026, 11, 26))
+    assert stored.paragraphs == ("Item 1. Corrected text.",)
+    assert stored.updated == later
+    assert stored.published == make_item(1).published
+
+
+def test_preview_reports_what_saving_would_do_without_writing(store: Store) -> None:
+    report = store.preview_items([make_item(1)], NOW)
+    assert len(report.new) == 1
+    assert store.count_items() == 0
+
+
+def test_datetimes_come_back_aware_in_utc(store: Store) -> None:
+    damascus = make_item(1).with_updates(
+        published=datetime(2026, 11, 26, 12, 0, tzinfo=UTC).astimezone(
+            __import__("zoneinfo").ZoneInfo("Asia/Damascus")
+        )
+    )
+    store.save_items([damascus], "listing", NOW)
+    (stored,) = store.latest_items(10)
+    assert stored.published == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert stored.published.tzinfo is UTC
+
+
+def test_latest_items_are_newest_first_with_the_id_breaking_ties(store: Store) -> None:
+    store.save_items([make_item(3), make_item(1, minute=5), make_item(2)], "listing", NOW)
+    assert [i.id for i in store.latest_items(10)] == ["item-1", "item-2", "item-3"]
+    assert [i.id for i in store.latest_items(2)] == ["item-1", "item-2"]
+
+
+def test_items_round_trip_every_field(store: Store) -> None:
+    item = make_item(1).with_updates(
+        title="عنوان", language="ar", direction="rtl", title_derived=True, origin="x.txt:3"
+    )
+    store.save_items([item], "listing", NOW)
+    assert store.latest_items(1) == [item]
+
+
+def test_categories_and_days_reflect_the_stored_items(store: Store) -> None:
+    store.save_items([make_item(1, day=25), make_item(2)], "listing", NOW)
+    assert store.categories() == [LOCAL]
+    assert store.days() == [date(2026, 11, 25), date(2026, 11, 26)]
+
+
+def test_deliveries_are_recorded_by_lower_cased_address(store: Store) -> None:
+    day = date(2026, 11, 26)
+    store.record_delivery(day, "Reader@Example.org", "<id@x>", "outbox", NOW)
+    assert store.delivered_addresses(day) == {"reader@example.org"}
+    assert store.delivered_addresses(day + timedelta(days=1)) == set()
+
+
+def test_runs_are_recorded_with_their_outcome(store: Store) -> None:
+    run_id = store.start_run("run", date(2026, 11, 26), NOW)
+    store.finish_run(run_id, "ok", {"items_new": 3}, NOW + timedelta(seconds=5))
+    (record,) = store.last_runs()
+    assert (record.command, record.outcome, record.summary) == ("run", "ok", {"items_new": 3})
+
+
+def test_a_url_that_is_no_database_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store.open("var/bulletin.db")
