@@ -6,11 +6,14 @@ never stops at a bad item: it reports the problem with file and line and goes on
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import time
+from pathlib import Path, PurePath
 from zoneinfo import ZoneInfo
 
-from bulletin.errors import InputProblem
+from bulletin.errors import InputProblem, SourceError
 from bulletin.model import CategoryIndex, Item
 
 
@@ -33,3 +36,94 @@ class ReadResult:
 
     def __add__(self, other: ReadResult) -> ReadResult:
         return ReadResult(self.items + other.items, self.problems + other.problems)
+
+
+#: What ``read_path`` accepts as ``kind``; None tells the kinds apart by content.
+KINDS = ("listing", "directory")
+STDIN = "-"
+
+
+def files_under(folder: Path, pattern: str) -> list[Path]:
+    """Files under ``folder`` matching ``pattern``, recursively, in path order; no hidden ones."""
+    try:
+        found = [path for path in folder.rglob(pattern) if path.is_file()]
+    except OSError as error:
+        raise SourceError(f"{folder}: cannot list the folder: {error}") from error
+    visible = [
+        p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    return sorted(visible, key=lambda path: path.relative_to(folder).as_posix())
+
+
+def read_bytes(data: bytes, origin: str, settings: ReadSettings) -> ReadResult:
+    """Items from one input, read as Markdown or as a listing export by its content."""
+    from bulletin.sources.directory import looks_like_markdown, read_markdown
+    from bulletin.sources.listing import looks_like_listing, read_listing
+
+    if looks_like_markdown(data):
+        return read_markdown(data, origin, settings, PurePath(origin).name)
+    if looks_like_listing(data):
+        return read_listing(data, origin, settings)
+    message = (
+        "not a listing export or a Markdown item: no 'DD Month YYYY In Category' header in "
+        "its first lines and no '---' front matter"
+    )
+    return ReadResult(problems=(InputProblem(origin, None, message),))
+
+
+def _read_data(data: bytes, origin: str, settings: ReadSettings, kind: str | None) -> ReadResult:
+    from bulletin.sources.directory import read_markdown
+    from bulletin.sources.listing import read_listing
+
+    if kind == "listing":
+        return read_listing(data, origin, settings)
+    if kind == "directory":
+        return read_markdown(data, origin, settings, PurePath(origin).name)
+    return read_bytes(data, origin, settings)
+
+
+def _read_folder(folder: Path, settings: ReadSettings, kind: str | None) -> ReadResult:
+    from bulletin.sources.directory import read_directory
+    from bulletin.sources.listing import read_listing
+
+    if kind == "directory":
+        return read_directory(folder, settings)
+    result = ReadResult() if kind == "listing" else read_directory(folder, settings)
+    for path in files_under(folder, "*.txt" if kind == "listing" else "*"):
+        if kind is None and path.suffix == ".md":
+            continue  # read above, as Markdown
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            result += ReadResult(problems=(InputProblem(str(path), None, f"cannot read: {error}"),))
+            continue
+        reader = read_listing if kind == "listing" else read_bytes
+        result += reader(data, str(path), settings)
+    return result
+
+
+def read_path(path: Path, settings: ReadSettings, kind: str | None = None) -> ReadResult:
+    """Items from a file, a folder or stdin (``-``), of ``kind`` or told apart by content."""
+    if kind is not None and kind not in KINDS:
+        raise SourceError(f'unknown source kind "{kind}"', hint='Use "listing" or "directory".')
+    if str(path) == STDIN:
+        return _read_data(sys.stdin.buffer.read(), "<stdin>", settings, kind)
+    if path.is_dir():
+        return _read_folder(path, settings, kind)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(
+            f"{path}: no such file or folder", hint="Check the source's path."
+        ) from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read: {error.strerror}") from error
+    return _read_data(data, str(path), settings, kind)
+
+
+def read_paths(paths: Sequence[Path], settings: ReadSettings) -> ReadResult:
+    """Items from several files or folders, in the order given, kinds told by content."""
+    result = ReadResult()
+    for path in paths:
+        result += read_path(path, settings)
+    return result

@@ -1,0 +1,313 @@
+"""Delivery: the message as mail clients read it, the Maildir outbox, and a real SMTP server."""
+
+from __future__ import annotations
+
+import mailbox
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bulletin.delivery import (
+    Outbox,
+    Sender,
+    SmtpTransport,
+    build_message,
+    message_id,
+    outbox_name,
+)
+from bulletin.digest import build_digest, render_digest
+from bulletin.errors import DeliveryError
+from bulletin.model import CategoryIndex, Recipient
+from helpers_stages import DAY, arabic_item, make_item, make_site
+
+SITE = make_site()
+SENDER = Sender("news@example.org", "Daily Bugle")
+ALICE = Recipient("Alice@Example.org", "Alice Émile")
+WHEN = datetime(2024, 3, 1, 18, 0, tzinfo=timezone(timedelta(hours=2)))
+UNSUBSCRIBE = "https://news.example.org/unsubscribe?list=digest&who=alice"
+TOKEN = "%%unsubscribe_url%%"
+
+
+@dataclass(frozen=True)
+class Content:
+    """The smallest thing build_message accepts."""
+
+    day: date = DAY
+    subject: str = "Daily Bugle: Friday, March 1, 2024"
+    html: str = f'<html><body><p>News</p><a href="{TOKEN}">Unsubscribe</a></body></html>'
+    text: str = f"News\n\nUnsubscribe:\n{TOKEN}\n"
+    unsubscribe_token: str = TOKEN
+
+
+def build(content: Content | None = None, **changes: Any) -> bytes:
+    arguments: dict[str, Any] = {
+        "content": content or Content(),
+        "site": SITE,
+        "sender": SENDER,
+        "recipient": ALICE,
+        "unsubscribe_url": UNSUBSCRIBE,
+        "date_header": WHEN,
+    }
+    arguments.update(changes)
+    return build_message(**arguments)
+
+
+def parse(data: bytes) -> EmailMessage:
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def raw_header(data: bytes, name: str) -> str:
+    """A header exactly as written, folding included."""
+    match = re.search(rb"^" + name.encode() + rb":.*?\r\n(?! )", data, re.M | re.S | re.I)
+    assert match, name
+    return match.group().decode("ascii")
+
+
+# --- the message -----------------------------------------------------------------------------
+
+
+def test_headers_parse_back_as_written() -> None:
+    content = Content(subject="النشرة: الجمعة، 1 مارس 2024 — 📰")
+    message = parse(build(content, sender=Sender("news@example.org", "نشرة الأخبار")))
+    assert message["From"].addresses[0].display_name == "نشرة الأخبار"
+    assert message["From"].addresses[0].addr_spec == "news@example.org"
+    assert str(message["To"]) == "Alice Émile <Alice@Example.org>"
+    assert message["Subject"] == "النشرة: الجمعة، 1 مارس 2024 — 📰"
+    assert message["Date"].datetime == WHEN
+    assert message["Message-ID"] == message_id(DAY, SITE, ALICE)
+    assert message["List-Id"] == "<digest.news.example.org>"
+    assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_text_comes_before_html_and_both_get_the_unsubscribe_url() -> None:
+    message = parse(build())
+    assert message.get_content_type() == "multipart/alternative"
+    text, page = message.iter_parts()
+    assert (text.get_content_type(), page.get_content_type()) == ("text/plain", "text/html")
+    assert text.get_content_charset() == page.get_content_charset() == "utf-8"
+    assert text.get_content().endswith(f"{UNSUBSCRIBE}\r\n")  # canonical line ends
+    # In HTML the URL is an attribute value: its & is escaped.
+    assert 'href="https://news.example.org/unsubscribe?list=digest&amp;who=alice"' in (
+        page.get_content()
+    )
+    assert TOKEN not in text.get_content() + page.get_content()
+
+
+def test_message_id_is_stable_per_day_and_recipient() -> None:
+    assert message_id(DAY, SITE, ALICE) == message_id(DAY, SITE, Recipient("alice@example.ORG"))
+    assert re.fullmatch(
+        r"<digest-2024-03-01\.[0-9a-f]{16}@news\.example\.org>", message_id(DAY, SITE, ALICE)
+    )
+    assert message_id(DAY, SITE, ALICE) != message_id(DAY, SITE, Recipient("bob@example.org"))
+    assert message_id(DAY, SITE, ALICE) != message_id(date(2024, 3, 2), SITE, ALICE)
+
+
+def test_same_inputs_give_the_same_bytes() -> None:
+    assert build() == build()
+    assert parse(build()).get_boundary().startswith("bulletin-")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"content": Content(subject="Hello\r\nBcc: victim@example.org")},
+        {"content": Content(subject="Hello\nBcc: victim@example.org")},
+        {"sender": Sender("news@example.org", "Bugle\r\nBcc: victim@example.org")},
+        {"recipient": Recipient("alice@example.org", "Alice\nBcc: victim@example.org")},
+        {"recipient": Recipient("alice@example.org\r\nBcc: victim@example.org")},
+    ],
+)
+def test_a_line_break_in_a_header_value_cannot_inject_a_header(changes: dict[str, Any]) -> None:
+    with pytest.raises(DeliveryError, match="contains a line break"):
+        build(**changes)
+
+
+def test_a_long_unsubscribe_url_stays_on_one_line_and_unencoded() -> None:
+    url = "https://news.example.org/unsubscribe?token=" + "a1b2" * 100
+    data = build(unsubscribe_url=url)
+    assert raw_header(data, "List-Unsubscribe") == f"List-Unsubscribe: <{url}>\r\n"
+    assert parse(data)["List-Unsubscribe"] == f"<{url}>"
+
+
+def test_other_headers_and_the_body_keep_to_78_columns() -> None:
+    content = Content(subject="ملخص الأخبار اليومية للمدينة والمنطقة المحيطة بها " * 3)
+    data = build(content, unsubscribe_url="https://news.example.org/u")
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    assert b"=?utf-8?b?" in head  # the subject is folded into several encoded words
+    assert all(len(line) <= 78 for line in body.split(b"\r\n"))  # RFC 2045: 76 + CRLF
+    assert parse(data)["Subject"] == content.subject
+
+
+def test_non_ascii_bodies_are_sent_base64_or_quoted_printable() -> None:
+    content = Content(text="قصير\n", html="<p>é</p>")
+    data = build(content)
+    assert max(data) < 128  # 7-bit clean: no server needs 8BITMIME
+    assert parse(data).get_body(("plain",)).get_content() == "قصير\r\n"
+
+
+def test_a_mailto_unsubscribe_gets_no_one_click_header() -> None:
+    message = parse(build(unsubscribe_url="mailto:news@example.org?subject=unsubscribe"))
+    assert message["List-Unsubscribe"] == "<mailto:news@example.org?subject=unsubscribe>"
+    assert message["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "https://x.org/a b", "https://x.org/>", "https://x.org/é", ""],
+)
+def test_unsubscribe_urls_that_do_not_fit_the_header_are_refused(url: str) -> None:
+    with pytest.raises(DeliveryError, match="List-Unsubscribe"):
+        build(unsubscribe_url=url)
+
+
+def test_a_naive_date_is_refused() -> None:
+    with pytest.raises(DeliveryError, match="aware"):
+        build(date_header=datetime(2024, 3, 1, 18))
+
+
+def test_a_rendered_digest_can_be_mailed_as_is() -> None:
+    digest = build_digest(DAY, [make_item("a1"), arabic_item("b2")], CategoryIndex().order_key)
+    rendered = render_digest(digest, SITE)
+    message = parse(build_message(rendered, SITE, SENDER, ALICE, UNSUBSCRIBE, WHEN))
+    assert message["Subject"] == rendered.subject
+    page = message.get_body(("html",)).get_content()
+    assert "list=digest&amp;who=alice" in page and "افتتاح مكتبة" in page
+    assert message.get_body(("plain",)).get_content().rstrip().endswith(UNSUBSCRIBE)
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+def test_outbox_stores_one_file_per_key_and_skips_repeats(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox")
+    first, second = build(), build(recipient=Recipient("bob@example.org"))
+    assert outbox.deliver("2024-03-01:alice@example.org", first) is True
+    assert outbox.deliver("2024-03-01:bob@example.org", second) is True
+    assert outbox.deliver("2024-03-01:alice@example.org", first) is False
+    new = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(new) == 2
+    assert list((tmp_path / "outbox" / "tmp").iterdir()) == []
+    assert sorted(p.read_bytes() for p in new) == sorted([first, second])
+
+
+def test_outbox_files_are_readable_by_a_maildir_reader(tmp_path: Path) -> None:
+    Outbox(tmp_path).deliver("2024-03-01:alice@example.org", build())
+    box = mailbox.Maildir(tmp_path, factory=None, create=False)
+    messages = list(box)
+    assert len(messages) == 1
+    assert messages[0]["Message-ID"] == message_id(DAY, SITE, ALICE)
+
+
+def test_a_message_already_read_from_the_outbox_is_not_delivered_again(tmp_path: Path) -> None:
+    key = "2024-03-01:alice@example.org"
+    Outbox(tmp_path).deliver(key, build())
+    name = outbox_name(key)
+    # What a mail reader does with a message it has shown.
+    (tmp_path / "new" / name).rename(tmp_path / "cur" / f"{name}:2,S")
+    assert Outbox(tmp_path).deliver(key, build()) is False
+    assert list((tmp_path / "new").iterdir()) == []
+
+
+def test_outbox_file_names_are_safe_whatever_the_key() -> None:
+    name = outbox_name("2024-03-01:../../etc/passwd@example.org")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", name) and ".." not in name.split(".")[0]
+    assert outbox_name("a:b") != outbox_name("a/b")
+
+
+# --- SMTP ------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps what it receives and the session it came in."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.sessions: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.sessions.append(session)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Recorder, int]]:
+    """A real SMTP server on 127.0.0.1 that offers neither STARTTLS nor AUTH."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+def test_smtp_delivers_two_messages_over_one_connection(smtp_server: tuple[Recorder, int]) -> None:
+    recorder, port = smtp_server
+    bob = Recipient("bob@example.org", "Bob")
+    messages = [build(), build(recipient=bob)]
+    with SmtpTransport("127.0.0.1", port, security="none", timeout=5) as transport:
+        transport.send(SENDER.address, [ALICE.address], messages[0])
+        transport.send(SENDER.address, [bob.address], messages[1])
+    assert [(f, t) for f, t, _ in recorder.received] == [
+        ("news@example.org", ["Alice@Example.org"]),
+        ("news@example.org", ["bob@example.org"]),
+    ]
+    assert len({id(session) for session in recorder.sessions}) == 1
+    got = [parse(content)["Message-ID"] for _, _, content in recorder.received]
+    assert got == [message_id(DAY, SITE, ALICE), message_id(DAY, SITE, bob)]
+
+
+def test_smtp_send_outside_a_with_block_opens_its_own_connection(
+    smtp_server: tuple[Recorder, int],
+) -> None:
+    recorder, port = smtp_server
+    SmtpTransport("127.0.0.1", port, security="none", timeout=5).send(
+        SENDER.address, [ALICE.address], build()
+    )
+    assert len(recorder.received) == 1
+
+
+def test_starttls_is_required_when_configured(smtp_server: tuple[Recorder, int]) -> None:
+    recorder, port = smtp_server
+    transport = SmtpTransport("127.0.0.1", port, security="starttls", timeout=5)
+    with pytest.raises(DeliveryError, match="does not offer STARTTLS"), transport:
+        transport.send(SENDER.address, [ALICE.address], build())
+    assert recorder.received == []
+
+
+def test_an_unreachable_server_is_a_delivery_error() -> None:
+    transport = SmtpTransport("127.0.0.1", free_port(), security="none", timeout=5)
+    with pytest.raises(DeliveryError, match="cannot open a session"):
+        transport.send(SENDER.address, [ALICE.address], build())
+
+
+def test_a_password_is_never_sent_over_an_unencrypted_connection() -> None:
+    with pytest.raises(DeliveryError, match="unencrypted"):
+        SmtpTransport("127.0.0.1", 25, security="none", username="u", password="p")
+
+
+def test_utc_date_header_is_written_with_its_offset() -> None:
+    message = parse(build(date_header=datetime(2024, 3, 1, 16, tzinfo=UTC)))
+    assert message["Date"] == "Fri, 01 Mar 2024 16:00:00 +0000"
