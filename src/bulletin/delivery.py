@@ -16,7 +16,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from types import TracebackType
 from typing import Literal, Protocol
 
 from bulletin.errors import DeliveryError
+from bulletin.files import write_temporary
 from bulletin.model import Recipient, Site
 
 Security = Literal["starttls", "ssl", "none"]
@@ -195,19 +195,14 @@ class Outbox:
 
     def _write(self, name: str, message: bytes) -> bool:
         """Write in tmp/, then link into new/: readers never see a partial file (Maildir)."""
-        fd, temporary = tempfile.mkstemp(prefix=name + ".", dir=self.folder / "tmp")
+        temporary = write_temporary(self.folder / "tmp", name + ".", message, 0o600)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(message)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, 0o600)
             # link() fails if the name exists, so two overlapping runs cannot both deliver.
             os.link(temporary, self.folder / "new" / name)
         except FileExistsError:
             return False
         finally:
-            os.unlink(temporary)
+            temporary.unlink()
         return True
 
 
