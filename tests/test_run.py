@@ -98,3 +98,21 @@ def test_a_day_without_items_sends_nothing_by_default(deployment: Path) -> None:
     assert not (deployment / "var" / "outbox" / "new").exists() or not any(
         (deployment / "var" / "outbox" / "new").iterdir()
     )
+
+
+def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
+    deployment: Path,
+) -> None:
+    config = deployment / "config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "sources:\n", "sources:\n  - name: gone\n    kind: listing\n    path: nowhere\n"
+        ),
+        encoding="utf-8",
+    )
+    result = bulletin(deployment, "run", "--date", DAY)
+    assert result.returncode == 1
+    assert "skipped: nowhere: source gone: " in result.stderr
+    assert "no such file" in result.stderr
+    assert " 0 skipped" not in result.stdout
+    assert "3 delivered" in result.stdout

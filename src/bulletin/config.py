@@ -224,7 +224,7 @@ class Config(Section):
         default_factory=ScheduleConfig, description="When `bulletin serve` does its work."
     )
     root: Path = Field(default_factory=Path.cwd, exclude=True)
-    file: str = Field("(embedded defaults)", exclude=True)
+    file: str = Field("built-in defaults", exclude=True)
 
     def path(self, value: str) -> Path:
         """A configured path made absolute against the config file's folder."""

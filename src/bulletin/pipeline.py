@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bulletin import delivery, digest, feeds
 from bulletin.config import Config, read_secret
-from bulletin.errors import InputProblem
+from bulletin.errors import InputProblem, SourceError
 from bulletin.files import write_if_changed
 from bulletin.model import Category, CategoryIndex, Item, Recipient, Site
 from bulletin.sources import ReadResult, ReadSettings, read_path, read_paths
@@ -93,14 +93,24 @@ class CollectReport:
 
 
 def read_sources(config: Config, paths: Sequence[Path] = ()) -> list[tuple[str, ReadResult]]:
-    """Read the given paths, or else every configured source."""
+    """Read the given paths, or else every configured source.
+
+    A configured source that cannot be read at all is reported and the others are still read.
+    """
     if paths:
         return [("command line", read_paths(paths, read_settings(config)))]
     results = []
     for source in config.sources:
         settings = read_settings(config, source.language)
         path = Path("-") if source.path == "-" else config.path(source.path)
-        results.append((source.name, read_path(path, settings, kind=source.kind)))
+        try:
+            result = read_path(path, settings, kind=source.kind)
+        except SourceError as error:
+            problem = f"source {source.name}: {error.message}" + (
+                f" ({error.hint})" if error.hint else ""
+            )
+            result = ReadResult(problems=(InputProblem(source.path, None, problem),))
+        results.append((source.name, result))
     return results
 
 
