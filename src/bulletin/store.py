@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -96,6 +97,8 @@ items = Table(
     Column("direction", String(3), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("origin", Text, nullable=False),
+    # A category feed reads its newest items: one index walk instead of a sort.
+    Index("items_category_published", "category_slug", "published", "id"),
 )
 
 runs = Table(

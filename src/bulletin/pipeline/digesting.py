@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -26,10 +27,20 @@ def web_copy_path(config: Config, day: date) -> Path:
     return config.path(config.feeds.dir) / digest.web_copy_path(day)
 
 
-def render_day(config: Config, view: ItemView, day: date) -> tuple[int, digest.RenderedDigest]:
-    """The day's digest rendered once; also returns how many items it holds."""
+Variant = Callable[[frozenset[str] | None], digest.RenderedDigest]
+
+
+def render_day(
+    config: Config, view: ItemView, day: date, categories: frozenset[str] | None = None
+) -> tuple[int, digest.RenderedDigest]:
+    """The day's digest (of only ``categories``' slugs, if given); also how many items it holds."""
     index = category_index(config)
-    built = digest.build_digest(day, view.items_on(day), index.order_key)
+    items = [
+        item
+        for item in view.items_on(day)
+        if categories is None or item.category.slug in categories
+    ]
+    built = digest.build_digest(day, items, index.order_key)
     templates = config.path(config.digest.templates) if config.digest.templates else None
     rendered = digest.render_digest(
         built, site_of(config), config.digest.subject, templates, feed_links(config, view)
@@ -45,7 +56,11 @@ def digest_and_deliver(
     dry_run: bool = False,
     clock: Clock = system_clock,
 ) -> DigestReport:
-    """Render the day's digest, write its web copy, and deliver it to each recipient once."""
+    """Render the day's digest, write its web copy, and deliver it to each recipient once.
+
+    The full digest is rendered once; a recipient who chose some categories gets a variant
+    holding only those, rendered once per distinct choice, never once per recipient.
+    """
     report = DigestReport(day)
     count, rendered = render_day(config, view, day)
     report.items, report.subject = count, rendered.subject
@@ -55,5 +70,12 @@ def digest_and_deliver(
     report.web_copy = web_copy_path(config, day)
     if not dry_run:
         write_if_changed(report.web_copy, digest.web_copy(rendered).encode())
-    deliver(config, store, rendered, report, dry_run, clock)
+    variants: dict[frozenset[str] | None, digest.RenderedDigest] = {None: rendered}
+
+    def variant(categories: frozenset[str] | None) -> digest.RenderedDigest:
+        if categories not in variants:
+            variants[categories] = render_day(config, view, day, categories)[1]
+        return variants[categories]
+
+    deliver(config, store, variant, report, dry_run, clock)
     return report

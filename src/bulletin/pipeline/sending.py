@@ -26,11 +26,16 @@ def unsubscribe_url(config: Config, recipient: Recipient) -> str:
 def deliver(
     config: Config,
     store: Store,
-    rendered: digest.RenderedDigest,
+    variant: Callable[[frozenset[str] | None], digest.RenderedDigest],
     report: DigestReport,
     dry_run: bool,
     clock: Clock,
 ) -> None:
+    """Hand the day's digest to each recipient who does not have it yet; record each hand-over.
+
+    ``variant(categories)`` gives the digest rendered for a choice of category slugs (None: all).
+    """
+    rendered = variant(None)
     site = site_of(config)
     sender = delivery.Sender(config.delivery.from_address, config.delivery.from_name or site.title)
     done = store.delivered_addresses(report.day)
