@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bulletin.cli import main
+from bulletin.store import LATEST_VERSION
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -82,7 +83,7 @@ def test_db_upgrade_creates_the_store_under_var_and_is_idempotent(runner: CliRun
     assert Path("var/bulletin.db").exists()
     second = runner.invoke(main, ["db", "upgrade"])
     assert "applied" not in second.output
-    assert "schema version 1" in second.output
+    assert f"schema version {LATEST_VERSION}" in second.output
 
 
 def test_collect_dry_run_json_prints_items_and_writes_nothing(runner: CliRunner) -> None:

@@ -17,9 +17,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from bulletin.delivery import (
+    MessageTemplate,
     Outbox,
     Sender,
+    SessionError,
     SmtpTransport,
+    Unsubscribe,
     build_message,
     message_id,
     outbox_name,
@@ -28,6 +31,7 @@ from bulletin.digest import build_digest, render_digest
 from bulletin.errors import DeliveryError
 from bulletin.model import CategoryIndex, Recipient
 from helpers_stages import DAY, arabic_item, make_item, make_site
+from smtp_servers import Server, self_signed
 
 SITE = make_site()
 SENDER = Sender("news@example.org", "Daily Bugle")
@@ -54,7 +58,7 @@ def build(content: Content | None = None, **changes: Any) -> bytes:
         "site": SITE,
         "sender": SENDER,
         "recipient": ALICE,
-        "unsubscribe_url": UNSUBSCRIBE,
+        "unsubscribe": UNSUBSCRIBE,
         "date_header": WHEN,
     }
     arguments.update(changes)
@@ -136,14 +140,14 @@ def test_a_line_break_in_a_header_value_cannot_inject_a_header(changes: dict[str
 
 def test_a_long_unsubscribe_url_stays_on_one_line_and_unencoded() -> None:
     url = "https://news.example.org/unsubscribe?token=" + "a1b2" * 100
-    data = build(unsubscribe_url=url)
+    data = build(unsubscribe=url)
     assert raw_header(data, "List-Unsubscribe") == f"List-Unsubscribe: <{url}>\r\n"
     assert parse(data)["List-Unsubscribe"] == f"<{url}>"
 
 
 def test_other_headers_and_the_body_keep_to_78_columns() -> None:
     content = Content(subject="ملخص الأخبار اليومية للمدينة والمنطقة المحيطة بها " * 3)
-    data = build(content, unsubscribe_url="https://news.example.org/u")
+    data = build(content, unsubscribe="https://news.example.org/u")
     head, body = data.split(b"\r\n\r\n", 1)
     assert all(len(line) <= 78 for line in head.split(b"\r\n"))
     assert b"=?utf-8?b?" in head  # the subject is folded into several encoded words
@@ -159,7 +163,7 @@ def test_non_ascii_bodies_are_sent_base64_or_quoted_printable() -> None:
 
 
 def test_a_mailto_unsubscribe_gets_no_one_click_header() -> None:
-    message = parse(build(unsubscribe_url="mailto:news@example.org?subject=unsubscribe"))
+    message = parse(build(unsubscribe="mailto:news@example.org?subject=unsubscribe"))
     assert message["List-Unsubscribe"] == "<mailto:news@example.org?subject=unsubscribe>"
     assert message["List-Unsubscribe-Post"] is None
 
@@ -170,7 +174,7 @@ def test_a_mailto_unsubscribe_gets_no_one_click_header() -> None:
 )
 def test_unsubscribe_urls_that_do_not_fit_the_header_are_refused(url: str) -> None:
     with pytest.raises(DeliveryError, match="List-Unsubscribe"):
-        build(unsubscribe_url=url)
+        build(unsubscribe=url)
 
 
 def test_a_naive_date_is_refused() -> None:
@@ -311,3 +315,85 @@ def test_a_password_is_never_sent_over_an_unencrypted_connection() -> None:
 def test_utc_date_header_is_written_with_its_offset() -> None:
     message = parse(build(date_header=datetime(2024, 3, 1, 16, tzinfo=UTC)))
     assert message["Date"] == "Fri, 01 Mar 2024 16:00:00 +0000"
+
+
+# --- one template, many recipients -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "Ann",
+        "Ann O'Neil",
+        'Dr. "Bob" Smith, Jr.',
+        "back\\slash",
+        "قارئ الأخبار",
+        "Zoë 📰" + " long" * 30,
+    ],
+)
+def test_recipient_names_parse_back_exactly(name: str) -> None:
+    data = build(recipient=Recipient("ann@example.org", name))
+    to = parse(data)["To"].addresses[0]
+    assert (to.display_name, to.addr_spec) == (name, "ann@example.org")
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+
+
+def test_lines_end_in_crlf_and_stay_within_the_limits() -> None:
+    long_line = "word " * 600  # 3,000 characters on one line of HTML
+    data = build(Content(html=f"<p>{long_line}</p><a href='{TOKEN}'>x</a>", text=long_line + TOKEN))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in data.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+    assert parse(data).get_body(("html",)).get_content().count("word") == 600
+
+
+def test_both_unsubscribe_links_go_in_the_header_and_the_web_one_in_the_body() -> None:
+    links = Unsubscribe(url=UNSUBSCRIBE, mailto="mailto:news@example.org?subject=unsubscribe%20t")
+    message = parse(build(unsubscribe=links))
+    assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>, <{links.mailto}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert UNSUBSCRIBE in message.get_body(("plain",)).get_content()
+
+
+def test_a_template_renders_what_build_message_builds() -> None:
+    template = MessageTemplate(Content(), SITE, SENDER, WHEN)
+    bob = Recipient("bob@example.org", "Bob")
+    assert template.render(bob, UNSUBSCRIBE) == build(recipient=bob)
+
+
+# --- what the SMTP session makes of each fault -------------------------------------------------
+
+
+def test_a_connection_dropped_during_a_large_data_is_deferred_not_unknown() -> None:
+    with Server() as server, SmtpTransport("127.0.0.1", server.port, security="none") as smtp:
+        huge = build() + b"x" * 76 + (b"\r\n" + b"y" * 76) * 200_000  # ~16 MB
+        result = smtp.submit(SENDER.address, "drop1@example.org", huge)
+    assert (result.status, result.reconnect) == ("deferred", True)
+
+
+def test_a_server_that_keeps_the_message_without_answering_leaves_it_unknown() -> None:
+    with Server() as server, SmtpTransport("127.0.0.1", server.port, security="none") as smtp:
+        result = smtp.submit(SENDER.address, "vanish1@example.org", build())
+    assert result.status == "unknown" and "may or may not have it" in result.reply
+    assert len(server.mailbox.received) == 1
+
+
+def test_421_at_connect_is_a_transient_session_error() -> None:
+    with Server(refuse_first=1) as server:
+        smtp = SmtpTransport("127.0.0.1", server.port, security="none", timeout=5)
+        with pytest.raises(SessionError, match="421") as raised:
+            smtp.open()
+        assert raised.value.transient
+        smtp.open()  # the next connection is served
+        assert smtp.submit(SENDER.address, "ann@example.org", build()).status == "sent"
+        smtp.close()
+
+
+def test_implicit_tls_verifies_the_certificate(tmp_path: Path) -> None:
+    context, certificate = self_signed(tmp_path)
+    with Server(tls=context, implicit_tls=True) as server:
+        trusted = SmtpTransport("127.0.0.1", server.port, security="ssl", ca_file=certificate)
+        with trusted:
+            assert trusted.submit(SENDER.address, "ann@example.org", build()).status == "sent"
+        with pytest.raises(SessionError, match="certificate verify failed"):
+            SmtpTransport("127.0.0.1", server.port, security="ssl", timeout=5).open()

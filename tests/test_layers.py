@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bulletin"
 
 BASE = {"model", "errors", "text", "files"}
-STAGES = {"sources", "store", "feeds", "digest", "delivery"}
+STAGES = {"sources", "store", "feeds", "digest", "delivery", "web"}
 # What each module may import from bulletin itself; a stage never imports another stage.
 ALLOWED = {
     **{name: BASE for name in BASE},

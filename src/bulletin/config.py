@@ -134,6 +134,49 @@ class StoreConfig(Section):
 class FeedsConfig(Section):
     dir: str = Field("feeds", description="Folder the feeds are written to.")
     max_items: int = Field(50, ge=1, description="How many of the newest items each feed holds.")
+    rss_path: str = Field(
+        "{slug}.rss",
+        description="Where each RSS 2.0 feed goes in dir; {slug}: the category's, or all.",
+    )
+    atom_path: str = Field("{slug}.atom", description="Where each Atom 1.0 feed goes in dir.")
+    json_path: str = Field("{slug}.json", description="Where each JSON Feed 1.1 goes in dir.")
+    opml_path: str = Field(
+        "index.opml", description="The OPML 2.0 list of every feed, for readers to import at once."
+    )
+    index_path: str = Field(
+        "index.html",
+        validate_default=True,  # so that the paths are compared even when this one is left out
+        description="The page listing every feed with how to subscribe.",
+    )
+    max_body_kb: int = Field(
+        100,
+        ge=1,
+        description="Longest item body a feed carries, in KB; a longer one is cut at a "
+        "paragraph and links to the full item.",
+    )
+
+    @field_validator("rss_path", "atom_path", "json_path", "opml_path", "index_path")
+    @classmethod
+    def _relative_path(cls, value: str, info: Any) -> str:
+        feed = info.field_name in ("rss_path", "atom_path", "json_path")
+        rest = value.replace("{slug}", "", 1) if feed else value
+        if feed and "{slug}" not in value:
+            raise ValueError(f'expected a path holding {{slug}} like "{{slug}}.rss", got "{value}"')
+        if "{" in rest or "}" in rest:
+            raise ValueError(f'only {{slug}} may stand in braces, got "{value}"')
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "~")) or ".." in parts or "" in parts or "." in parts:
+            raise ValueError(f'expected a plain path inside feeds.dir, got "{value}"')
+        return value
+
+    @field_validator("index_path")
+    @classmethod
+    def _distinct_paths(cls, value: str, info: Any) -> str:
+        names = ("rss_path", "atom_path", "json_path", "opml_path")
+        taken = {info.data[name]: name for name in names if name in info.data}
+        if len(taken) < len([n for n in names if n in info.data]) or value in taken:
+            raise ValueError("rss_path, atom_path, json_path, opml_path and index_path must differ")
+        return value
 
 
 class DigestConfig(Section):
@@ -146,6 +189,13 @@ class DigestConfig(Section):
     )
     send_empty: bool = Field(
         False, description="Send a short 'nothing today' digest on days with no items."
+    )
+    max_html_kb: int = Field(
+        90,
+        ge=20,
+        le=100,
+        description="Size budget of the email's HTML in KB (Gmail clips above ~102); a longer "
+        "day is cut to excerpts linking to the web copy.",
     )
 
 
@@ -160,11 +210,33 @@ class SmtpConfig(Section):
         None, description="Name of the environment variable holding the SMTP password."
     )
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
+    ca_file: str | None = Field(
+        None, description="PEM file of CA certificates to trust instead of the system's."
+    )
+    connections: int = Field(
+        4, ge=1, le=64, description="Parallel connections; each sends many messages in turn."
+    )
+    rate_per_second: float = Field(
+        0, ge=0, description="At most this many messages per second in all; 0: no limit."
+    )
+    pause_after_errors: int = Field(
+        20, ge=1, description="Stop the send after this many failed messages in a row."
+    )
 
 
 class RecipientConfig(Section):
     address: str = Field(description="The recipient's email address.")
     name: str = Field("", description="The recipient's display name.")
+    categories: list[str] | None = Field(
+        None, description="Slugs of the categories they want; default: all."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _looks_like_address(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
+            raise ValueError(f'expected an email address, got "{value}"')
+        return value
 
 
 class DeliveryConfig(Section):
@@ -180,6 +252,35 @@ class DeliveryConfig(Section):
         default_factory=list, description="Who receives the digest."
     )
     smtp: SmtpConfig = Field(default_factory=SmtpConfig, description="The SMTP server.")
+    list_id: str | None = Field(
+        None, description="The List-Id (RFC 2919); default: digest.<site's domain>."
+    )
+    unsubscribe_url: str | None = Field(
+        None,
+        description="Unsubscribe endpoint served by `bulletin web`; default: <site.base_url>"
+        "unsubscribe (one-click needs https).",
+    )
+    unsubscribe_mailto: str | None = Field(
+        None, description="Address mailed to unsubscribe (List-Unsubscribe); default: from_address."
+    )
+    unsubscribe_secret_env: str | None = Field(
+        None,
+        description="Environment variable holding the key that signs unsubscribe links; "
+        "unset: a random key kept in the store.",
+    )
+    retry_limit: int = Field(
+        5, ge=1, description="Attempts a message gets when servers answer 4xx; then it fails."
+    )
+    retry_backoff_seconds: float = Field(
+        300, ge=0, description="Wait before the first retry; it doubles with each attempt."
+    )
+    dkim_key_file: str | None = Field(
+        None, description="Private key (RSA PEM or Ed25519) to DKIM-sign with; unset: no DKIM."
+    )
+    dkim_selector: str = Field("bulletin", description="The DKIM selector (its DNS record name).")
+    dkim_domain: str | None = Field(
+        None, description="The DKIM signing domain; default: from_address's domain."
+    )
 
     @field_validator("from_address")
     @classmethod

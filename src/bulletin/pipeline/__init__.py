@@ -7,7 +7,7 @@ A dry run reads and builds everything but writes nothing: not the store, not a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from bulletin.config import Config
@@ -25,8 +25,27 @@ from bulletin.pipeline.common import (
     today,
 )
 from bulletin.pipeline.digesting import digest_and_deliver, render_day, web_copy_path
+from bulletin.pipeline.mailing import (
+    DayStatus,
+    ImportReport,
+    Unsubscribed,
+    Unsubscriber,
+    check_categories,
+    day_status,
+    export_csv,
+    import_csv,
+    send_day,
+    unsubscribe,
+)
 from bulletin.pipeline.publishing import FeedsReport, feed_categories, feed_links, publish_feeds
-from bulletin.pipeline.sending import deliver, recipients_of, unsubscribe_url
+from bulletin.pipeline.sending import (
+    SendReport,
+    config_entries,
+    deliver,
+    recipients_of,
+    unsubscribe_endpoint,
+    unsubscribe_url,
+)
 
 # --- the whole day ---------------------------------------------------------------------------
 
@@ -40,11 +59,13 @@ class RunReport:
     collected: CollectReport
     feeds: FeedsReport
     digest: DigestReport
+    ledger: dict[str, int] = field(default_factory=dict)  # the day's deliveries, by state
 
     @property
     def ok(self) -> bool:
-        """Whether nothing was skipped."""
-        return not self.collected.skipped
+        """Whether nothing was skipped and every recipient has the digest."""
+        unsent = sum(n for state, n in self.ledger.items() if state != "sent")
+        return not self.collected.skipped and not unsent
 
 
 def run_day(
@@ -62,9 +83,13 @@ def run_day(
         view: ItemView = (
             DryRunView(store, collected.saved.new + collected.saved.updated) if dry_run else store
         )
-        published = publish_feeds(config, view, dry_run)
+        published = publish_feeds(
+            config, view, dry_run, changed=collected.saved.new + collected.saved.updated
+        )
         daily = digest_and_deliver(config, store, view, day, dry_run, clock)
         report = RunReport(day, dry_run, collected, published, daily)
+        if not dry_run and not daily.skipped:
+            report.ledger = store.ledger.counts(day)
         if run_id is not None:
             store.finish_run(run_id, "ok" if report.ok else "partial", summary(report), clock())
         return report
@@ -82,23 +107,34 @@ def summary(report: RunReport) -> dict[str, object]:
         "feeds_written": len(report.feeds.written),
         "digest_items": report.digest.items,
         "delivered": len(report.digest.delivered),
+        **{f"ledger_{state}": n for state, n in report.ledger.items()},
     }
 
 
 __all__ = [
     "Clock",
     "CollectReport",
+    "DayStatus",
     "DigestReport",
     "DryRunView",
     "FeedsReport",
+    "ImportReport",
     "ItemView",
     "RunReport",
+    "SendReport",
+    "Unsubscribed",
+    "Unsubscriber",
     "category_index",
+    "check_categories",
     "collect",
+    "config_entries",
+    "day_status",
     "deliver",
     "digest_and_deliver",
+    "export_csv",
     "feed_categories",
     "feed_links",
+    "import_csv",
     "open_store",
     "publish_feeds",
     "read_settings",
@@ -106,10 +142,13 @@ __all__ = [
     "recipients_of",
     "render_day",
     "run_day",
+    "send_day",
     "site_of",
     "summary",
     "system_clock",
     "today",
+    "unsubscribe",
+    "unsubscribe_endpoint",
     "unsubscribe_url",
     "web_copy_path",
 ]

@@ -1,25 +1,69 @@
-"""Publishing: build every feed and write the files whose bytes changed."""
+"""Publishing: build the feeds and write the files whose bytes changed.
+
+A full build reads every feed's newest items from the store. The common run is incremental: it
+gets the items this run stored or changed and rebuilds only the feeds they touch (``all`` and
+their categories) plus any feed with a missing file; inside a feed it serialises only the new
+entries and reuses the others' bytes (``feeds.splice_files``). A manifest beside the feeds
+records what each file holds and what it was built with. It is written last, after the files:
+a crash leaves at worst a manifest that does not match some file, and the next run rebuilds
+that feed from the store. A different bulletin version, site or feeds config means a full build.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bulletin import feeds
 from bulletin.config import Config
+from bulletin.errors import PublishError
 from bulletin.files import write_if_changed
-from bulletin.model import Category
+from bulletin.model import Category, Item
 from bulletin.pipeline.common import ItemView, category_index, site_of
 
-# --- feeds ------------------------------------------------------------------------------------
+MANIFEST_NAME = ".bulletin-feeds.json"
+
+Status = Literal["written", "unchanged", "skipped"]
+Mode = Literal["full", "incremental", "check"]
+
+
+@dataclass(frozen=True)
+class FeedFile:
+    """One file of the feeds folder and what this build did to it."""
+
+    path: Path
+    feed: str  # the feed's slug, or "lists" for the OPML list and the index page
+    kind: str  # rss, atom, json, opml or html
+    status: Status  # written (or would be, in a dry run or check), unchanged, skipped
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
 class FeedsReport:
-    """Which feed files were written and which already held the same bytes."""
+    """What a build did: each file's fate, and which feeds were rebuilt, spliced or skipped."""
 
-    written: list[Path] = field(default_factory=list)
-    unchanged: list[Path] = field(default_factory=list)
+    mode: Mode = "full"
+    files: list[FeedFile] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)  # built from the store
+    spliced: list[str] = field(default_factory=list)  # new entries added to the last build
+    skipped: list[str] = field(default_factory=list)  # nothing in them changed
+
+    @property
+    def written(self) -> list[Path]:
+        """Files written (or, in a dry run or check, that would be)."""
+        return [f.path for f in self.files if f.status == "written"]
+
+    @property
+    def unchanged(self) -> list[Path]:
+        """Files rebuilt that already held the same bytes."""
+        return [f.path for f in self.files if f.status == "unchanged"]
+
+    @property
+    def invalid(self) -> list[FeedFile]:
+        """Files whose built bytes fail the format checks."""
+        return [f for f in self.files if f.problems]
 
 
 def feed_categories(config: Config, view: ItemView) -> list[Category]:
@@ -30,30 +74,213 @@ def feed_categories(config: Config, view: ItemView) -> list[Category]:
     return sorted(found.values(), key=index.order_key)
 
 
-def publish_feeds(config: Config, view: ItemView, dry_run: bool = False) -> FeedsReport:
-    """Build every feed and write those whose bytes changed."""
-    report = FeedsReport()
-    folder = config.path(config.feeds.dir)
-    for spec in feeds.plan_feeds(site_of(config), feed_categories(config, view)):
-        slug = None if spec.category is None else spec.category.slug
-        entries = view.latest_items(config.feeds.max_items, slug)
+def feed_paths(config: Config) -> feeds.FeedPaths:
+    """The feeds' path templates from the config."""
+    c = config.feeds
+    return feeds.FeedPaths(c.rss_path, c.atom_path, c.json_path, c.opml_path, c.index_path)
+
+
+def publish_feeds(
+    config: Config,
+    view: ItemView,
+    dry_run: bool = False,
+    changed: Sequence[Item] | None = None,
+    check: bool = False,
+) -> FeedsReport:
+    """Build the feeds and write the files whose bytes changed.
+
+    ``changed``: the items this run stored or edited; only the feeds they touch are rebuilt.
+    None rebuilds every feed. ``check`` builds everything, validates it and compares it with
+    the files, writing nothing (like ``dry_run``).
+    """
+    build = _Build(config, view)
+    manifest = None if changed is None or check else build.read_manifest()
+    if manifest is None or manifest.fingerprint != build.fingerprint:
+        report = FeedsReport("check" if check else "full")
+        specs = build.plan(feed_categories(config, view))
+        built = [build.from_store(spec) for spec in specs]
+        report.rebuilt = [spec.slug for spec in specs]
+        records = {b.spec.slug: b.records for b in built}
+    else:
+        report = FeedsReport("incremental")
+        specs, built, records = build.incremental(manifest, changed or (), report)
+    writing = not (dry_run or check)
+    for one in built:
         for fmt in feeds.FORMATS:
-            target = folder / spec.path(fmt)
-            data = feeds.build_feed(spec, entries, fmt)
-            changed = _would_change(target, data) if dry_run else write_if_changed(target, data)
-            (report.written if changed else report.unchanged).append(target)
+            build.put(
+                report, one.spec.path(fmt), one.spec.slug, fmt, one.files[fmt], writing, check
+            )
+    for spec in specs:
+        if spec.slug in report.skipped:
+            for fmt in feeds.FORMATS:
+                report.files.append(
+                    FeedFile(build.folder / spec.path(fmt), spec.slug, fmt, "skipped")
+                )
+    build.put(report, build.paths.opml, "lists", "opml", feeds.render_opml(specs), writing, check)
+    index = feeds.render_index(specs, build.limit)
+    build.put(report, build.paths.index, "lists", "html", index, writing, check)
+    if writing:
+        categories = tuple(spec.category for spec in specs if spec.category is not None)
+        manifest = feeds.Manifest(build.fingerprint, categories, records)
+        write_if_changed(build.folder / MANIFEST_NAME, manifest.to_bytes())
     return report
 
 
-def _would_change(path: Path, data: bytes) -> bool:
-    try:
-        return path.read_bytes() != data
-    except FileNotFoundError:
-        return True
+class _Build:
+    """One build's settings, its view of the store, and the entries it prepared."""
+
+    def __init__(self, config: Config, view: ItemView) -> None:
+        self.config = config
+        self.view = view
+        self.site = site_of(config)
+        self.paths = feed_paths(config)
+        self.limit = config.feeds.max_items
+        self.max_body = config.feeds.max_body_kb * 1024
+        self.folder = config.path(config.feeds.dir)
+        self.fingerprint = feeds.fingerprint(self.site, self.paths, self.limit, self.max_body)
+        self._entries: dict[Item, feeds.Entry] = {}
+
+    def plan(self, categories: Sequence[Category]) -> list[feeds.FeedSpec]:
+        return feeds.plan_feeds(self.site, categories, self.paths)
+
+    def entry(self, item: Item) -> feeds.Entry:
+        """The item's entry, prepared once per build however many feeds hold it."""
+        entry = self._entries.get(item)
+        if entry is None:
+            try:
+                entry = feeds.prepare_entry(self.site, item, self.max_body)
+            except ValueError as error:
+                raise PublishError(
+                    f"item {item.id}: cannot be put in a feed: {error}",
+                    hint="this is a bug in the item's source; run with --debug and report it",
+                ) from error
+            self._entries[item] = entry
+        return entry
+
+    def from_store(self, spec: feeds.FeedSpec) -> feeds.BuiltFeed:
+        slug = None if spec.category is None else spec.category.slug
+        items = self.view.latest_items(self.limit, slug)
+        return feeds.build_files(spec, [self.entry(item) for item in items], self.limit)
+
+    def read_manifest(self) -> feeds.Manifest | None:
+        try:
+            return feeds.Manifest.from_bytes((self.folder / MANIFEST_NAME).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def read_files(self, spec: feeds.FeedSpec) -> dict[str, bytes] | None:
+        """The feed's current files, or None if one is missing."""
+        try:
+            return {fmt: (self.folder / spec.path(fmt)).read_bytes() for fmt in feeds.FORMATS}
+        except FileNotFoundError:
+            return None
+
+    def incremental(
+        self, manifest: feeds.Manifest, changed: Sequence[Item], report: FeedsReport
+    ) -> tuple[list[feeds.FeedSpec], list[feeds.BuiltFeed], dict[str, tuple[feeds.Record, ...]]]:
+        """Rebuild the feeds that ``changed`` touches (and any with a missing file)."""
+        # The feed of everything straight from the store (one indexed query): besides being
+        # exact, it catches items stored by a run that did not get to publish (a crash, or a
+        # `bulletin collect` on its own), as long as they are among the newest.
+        newest = [self.entry(item) for item in self.view.latest_items(self.limit)]
+        old_all = {r.item_id: r.fingerprint for r in manifest.feeds.get(feeds.ALL_SLUG, ())}
+        by_id = {item.id: item for item in changed}
+        fresh_all = [e for e in newest if old_all.get(e.item_id) != e.fingerprint]
+        fresh = {item_id: self.entry(item) for item_id, item in by_id.items()}
+        fresh.update({entry.item_id: entry for entry in fresh_all})
+        categories = self._categories(manifest, [*by_id.values()], fresh_all)
+        specs = self.plan(categories)
+        holders: dict[str, set[str]] = {}
+        for slug, held in manifest.feeds.items():
+            for record in held:
+                if record.item_id in fresh:
+                    holders.setdefault(record.item_id, set()).add(slug)
+        old_names = {c.slug: c.name for c in manifest.categories}
+        built: list[feeds.BuiltFeed] = []
+        records = dict(manifest.feeds)
+        for spec in specs:
+            one = self._one(spec, manifest, fresh, holders, newest, old_names)
+            if one is None:
+                report.skipped.append(spec.slug)
+                continue
+            (report.spliced if one.spliced else report.rebuilt).append(spec.slug)
+            built.append(one)
+            records[spec.slug] = one.records
+        return specs, built, {spec.slug: records[spec.slug] for spec in specs}
+
+    def _one(
+        self,
+        spec: feeds.FeedSpec,
+        manifest: feeds.Manifest,
+        fresh: dict[str, feeds.Entry],
+        holders: dict[str, set[str]],
+        newest: list[feeds.Entry],
+        old_names: dict[str, str],
+    ) -> feeds.BuiltFeed | None:
+        """The feed rebuilt or spliced, or None if nothing in it changed."""
+        slug = spec.slug
+        if spec.category is None:
+            mine = [e for e in newest if e.item_id in fresh]
+        else:
+            mine = [e for e in fresh.values() if e.category_term == slug]
+        gone = {i for i, slugs in holders.items() if slug in slugs} - {e.item_id for e in mine}
+        old = manifest.feeds.get(slug)
+        renamed = spec.category is not None and old_names.get(slug) != spec.category.name
+        if old is not None and not (mine or gone or renamed) and self._files_exist(spec):
+            return None
+        files = self.read_files(spec) if old is not None and not renamed else None
+        if files is not None:
+            spliced = feeds.splice_files(spec, files, old or (), mine, gone, self.limit)
+            if spliced is not None and (
+                spec.category is not None
+                or list(spliced.records) == [feeds.Record.of(e) for e in newest]
+            ):
+                return spliced
+        if spec.category is None:  # the newest items are at hand: no second query
+            return feeds.build_files(spec, newest, self.limit)
+        return self.from_store(spec)
+
+    def _files_exist(self, spec: feeds.FeedSpec) -> bool:
+        return all((self.folder / spec.path(fmt)).is_file() for fmt in feeds.FORMATS)
+
+    def _categories(
+        self, manifest: feeds.Manifest, changed: list[Item], fresh: list[feeds.Entry]
+    ) -> list[Category]:
+        """The categories of the last build, with the configured names and any new ones."""
+        index = category_index(self.config)
+        found = {c.slug: c for c in manifest.categories}
+        found.update({e.category_term: Category(e.category_term, e.category_label) for e in fresh})
+        found.update({item.category.slug: item.category for item in changed})
+        found.update({c.slug: c for c in index.known})
+        return sorted(found.values(), key=index.order_key)
+
+    def put(
+        self,
+        report: FeedsReport,
+        relative: str,
+        feed: str,
+        kind: str,
+        data: bytes,
+        writing: bool,
+        check: bool,
+    ) -> None:
+        """Write ``data`` if it differs from the file (or only compare); record what happened."""
+        path = self.folder / relative
+        if writing:
+            changed = write_if_changed(path, data)
+        else:
+            try:
+                changed = path.read_bytes() != data
+            except FileNotFoundError:
+                changed = True
+        problems = tuple(feeds.problems_in(kind, data)) if check else ()
+        report.files.append(
+            FeedFile(path, feed, kind, "written" if changed else "unchanged", problems)
+        )
 
 
 def feed_links(config: Config, view: ItemView) -> list[tuple[str, str]]:
     """(label, URL) of each category's Atom feed, for the digest's footer."""
     site = site_of(config)
-    specs = feeds.plan_feeds(site, feed_categories(config, view))
-    return [(spec.title, site.url(spec.path("atom"))) for spec in specs]
+    specs = feeds.plan_feeds(site, feed_categories(config, view), feed_paths(config))
+    return [(spec.title, spec.url("atom")) for spec in specs]

@@ -1,140 +1,40 @@
-"""The database: items and run records, through SQLAlchemy Core.
+"""The database: items, run records and the mailing list, through SQLAlchemy Core.
 
 SQLite by default, any SQLAlchemy URL (PostgreSQL) later. bulletin creates and upgrades its own
 schema: each migration is a numbered step recorded in ``schema_version``, applied in order in
-one transaction, so an upgrade either happens whole or not at all.
+one transaction, so an upgrade either happens whole or not at all. ``Store.recipients`` and
+``Store.ledger`` are the mailing list and the delivery ledger, on the same engine.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+import secrets
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Date,
-    DateTime,
-    Dialect,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Connection, func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.exc import IntegrityError
 
 from bulletin.errors import StoreError
 from bulletin.model import Category, Item
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every database.
-
-    SQLite has no time zones: values are stored as naive UTC and given UTC back on reading.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("bulletin stores aware datetimes only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied", UtcDateTime, nullable=False),
+from bulletin.store.connect import open_engine, sqlite_file, transaction
+from bulletin.store.ledger import Ledger
+from bulletin.store.recipients import Recipients
+from bulletin.store.schema import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    deliveries,
+    items,
+    runs,
+    schema_version,
+    settings,
 )
-
-items = Table(
-    "items",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("source", String(200), nullable=False),
-    Column("day", Date, nullable=False, index=True),
-    Column("published", UtcDateTime, nullable=False, index=True),
-    Column("updated", UtcDateTime),
-    Column("collected", UtcDateTime, nullable=False),
-    Column("category_slug", String(200), nullable=False, index=True),
-    Column("category_name", String(200), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("title_derived", Boolean, nullable=False),
-    Column("paragraphs", Text, nullable=False),  # a JSON list of plain-text paragraphs
-    Column("body_html", Text, nullable=False),
-    Column("source_line", Text),
-    Column("language", String(35), nullable=False),
-    Column("direction", String(3), nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("origin", Text, nullable=False),
-    # A category feed reads its newest items: one index walk instead of a sort.
-    Index("items_category_published", "category_slug", "published", "id"),
-)
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("command", String(40), nullable=False),
-    Column("day", Date),
-    Column("started", UtcDateTime, nullable=False),
-    Column("finished", UtcDateTime),
-    Column("outcome", String(20), nullable=False),
-    Column("summary", Text, nullable=False),  # JSON: counts and paths of what the run did
-)
-
-
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("day", Date, primary_key=True),
-    Column("address", String(320), primary_key=True),  # lower-cased
-    Column("message_id", String(400), nullable=False),
-    Column("transport", String(20), nullable=False),
-    Column("delivered", UtcDateTime, nullable=False),
-)
-
-
-def _create_v1(connection: Connection) -> None:
-    for table in (items, runs, deliveries):
-        table.create(connection)
-
-
-#: The schema's history. Append a step to change the schema; never edit a released one.
-MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
-    (1, "items, runs and deliveries", _create_v1),
-)
-LATEST_VERSION = MIGRATIONS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -164,41 +64,14 @@ class RunRecord:
     summary: dict[str, Any]
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets feed readers and a collector work side by side; busy_timeout makes a second
-    # writer wait for the lock instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(
-            f'store.url "{url}" is not a database URL',
-            hint="use e.g. sqlite:///var/bulletin.db or postgresql+psycopg://user@host/db",
-        ) from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = create_engine(parsed)
-    except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"cannot open store {parsed!r}: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 class Store:
-    """Items and run records in one database."""
+    """Items, run records, the mailing list and the delivery ledger in one database."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = open_engine(url)
+        self.recipients = Recipients(self.engine)
+        self.ledger = Ledger(self.engine, sqlite_file(url))
 
     @classmethod
     def open(cls, url: str, upgrade: bool = True) -> Store:
@@ -212,16 +85,8 @@ class Store:
         """Release the database connections."""
         self.engine.dispose()
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except OperationalError as exc:
-            raise StoreError(
-                f"store {self.engine.url!r}: {exc.orig}",
-                hint="check store.url and that the database is reachable",
-            ) from None
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     # --- schema --------------------------------------------------------------------------
 
@@ -331,8 +196,21 @@ class Store:
 
     def categories(self) -> list[Category]:
         """Every category that has items, with the newest name seen for each slug."""
-        query = select(items.c.category_slug, items.c.category_name).order_by(
-            items.c.category_slug, items.c.published.desc()
+        # One pass over the (category_slug, published) index finds each slug's newest item,
+        # instead of sorting every row of a large archive.
+        newest = (
+            select(items.c.category_slug, func.max(items.c.published).label("newest"))
+            .group_by(items.c.category_slug)
+            .subquery()
+        )
+        query = (
+            select(items.c.category_slug, items.c.category_name)
+            .join(
+                newest,
+                (items.c.category_slug == newest.c.category_slug)
+                & (items.c.published == newest.c.newest),
+            )
+            .order_by(items.c.category_slug, items.c.id)
         )
         found: dict[str, Category] = {}
         with self._begin() as connection:
@@ -373,6 +251,27 @@ class Store:
                     delivered=now,
                 )
             )
+
+    # --- settings ------------------------------------------------------------------------
+
+    def setting(self, name: str, make: Callable[[], str]) -> str:
+        """The value of setting ``name``; on first use, ``make()``'s value, stored for good."""
+        query = select(settings.c.value).where(settings.c.name == name)
+        with self._begin() as connection:
+            value = connection.scalar(query)
+            if value is not None:
+                return str(value)
+        try:
+            with self._begin() as connection:
+                connection.execute(insert(settings).values(name=name, value=make()))
+        except IntegrityError:
+            pass  # another process stored it first: use theirs
+        with self._begin() as connection:
+            return str(connection.scalar(query))
+
+    def unsubscribe_key(self) -> bytes:
+        """The store's own random key for signing unsubscribe links, made on first use."""
+        return bytes.fromhex(self.setting("unsubscribe_key", lambda: secrets.token_hex(32)))
 
     # --- runs ----------------------------------------------------------------------------
 

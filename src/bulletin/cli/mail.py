@@ -1,0 +1,255 @@
+"""Commands of the mailing list: subscribers, send, status, unsubscribe, web."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from bulletin import pipeline, web
+from bulletin.cli.base import Context, main, parse_day, pass_state, shown
+from bulletin.config import Config
+from bulletin.errors import BulletinError
+from bulletin.store import STATUSES, Entry, Store
+
+_DATE = {"callback": parse_day, "metavar": "YYYY-MM-DD"}
+
+
+@contextmanager
+def _list_store(config: Config) -> Iterator[Store]:
+    """The store, with the recipients of config.yaml merged into its list."""
+    store = pipeline.open_store(config)
+    try:
+        store.recipients.sync_config(pipeline.config_entries(config), datetime.now(UTC))
+        yield store
+    finally:
+        store.close()
+
+
+@main.group(name="subscribers")
+def subscribers() -> None:
+    """Manage the mailing list (config.yaml's recipients are on it too)."""
+
+
+@subscribers.command("add")
+@click.argument("address")
+@click.option("--name", default="", help="The display name.")
+@click.option("--categories", help="Comma-separated category slugs [default: all].")
+@pass_state
+def subscribers_add(state: Context, address: str, name: str, categories: str | None) -> None:
+    """Add a recipient, or update one (re-subscribing one who left)."""
+    config = state.config()
+    chosen = pipeline.check_categories(config, categories.split(",") if categories else None)
+    with _list_store(config) as store:
+        entry = Entry(address, name, chosen, has_categories=categories is not None)
+        change = store.recipients.add(entry, datetime.now(UTC))
+        subscriber = store.recipients.get(address)
+    assert subscriber is not None
+    click.echo(f"{change} {subscriber.address} ({subscriber.status})")
+
+
+@subscribers.command("remove")
+@click.argument("address")
+@pass_state
+def subscribers_remove(state: Context, address: str) -> None:
+    """Delete a recipient from the list (to keep them off it, use `bulletin unsubscribe`)."""
+    with _list_store(state.config()) as store:
+        if not store.recipients.remove(address):
+            raise BulletinError(f"{address} is not on the list")
+    click.echo(f"removed {address}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only recipients in this state.")
+@pass_state
+def subscribers_list(state: Context, status: str | None) -> None:
+    """Print the list: address, status, categories, name."""
+    with _list_store(state.config()) as store:
+        for s in store.recipients.each(status):
+            wanted = ",".join(sorted(s.categories)) if s.categories else "all"
+            click.echo(f"{s.address}\t{s.status}\t{wanted}\t{s.name}")
+        counts = store.recipients.counts()
+    click.echo(", ".join(f"{n} {state}" for state, n in counts.items()), err=True)
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True))
+@pass_state
+def subscribers_import(state: Context, file: Path) -> None:
+    """Merge a CSV file (columns address or email, and optionally name, categories, status)."""
+    config = state.config()
+    with _list_store(config) as store:
+        if str(file) == "-":
+            stdin = sys.stdin
+            report = pipeline.import_csv(config, store, stdin, "stdin", pipeline.system_clock)
+        else:
+            try:
+                with file.open(encoding="utf-8-sig", newline="") as handle:
+                    report = pipeline.import_csv(
+                        config, store, handle, shown(file), pipeline.system_clock
+                    )
+            except OSError as error:
+                raise BulletinError(f"cannot read {file}: {error.strerror}") from None
+    for problem in report.problems:
+        click.secho(f"skipped: {problem}", fg="yellow", err=True)
+    m = report.merged
+    click.echo(
+        f"{m.added} added, {m.updated} updated, {m.unchanged} unchanged, "
+        f"{len(report.problems)} skipped; {len(m.kept_away)} who left were not re-subscribed"
+    )
+    sys.exit(1 if report.problems else 0)
+
+
+@subscribers.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@pass_state
+def subscribers_export(state: Context, file: Path | None) -> None:
+    """Write the list as CSV (to FILE, or standard output); `import` reads it back."""
+    with _list_store(state.config()) as store:
+        if file is None:
+            count = pipeline.export_csv(store, sys.stdout)
+        else:
+            with file.open("w", encoding="utf-8", newline="") as handle:
+                count = pipeline.export_csv(store, handle)
+    click.echo(f"exported {count} recipients", err=True)
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} msg/s")
+
+
+@main.command()
+@click.option("--date", "day", help="The digest's day [default: today].", **_DATE)  # type: ignore[arg-type]
+@click.option("--retry-unknown", is_flag=True, help="Send again to whom the server may have.")
+@pass_state
+def send(state: Context, day: date | None, retry_unknown: bool) -> None:
+    """Send the day's digest to every recipient who does not have it yet.
+
+    Running it again, or after a crash, finishes the job without sending anyone a second copy.
+    Exit code 1 when any recipient is left failed, deferred or unknown.
+    """
+    config = state.config()
+    seen: Counter[str] = Counter()
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=not console.is_terminal) as bar:
+        task = bar.add_task("sending", total=None)
+
+        def advanced(status: str) -> None:
+            seen[status] += 1
+            label = ", ".join(f"{n} {s}" for s, n in seen.items())
+            bar.update(task, advance=1, description=label)
+
+        report = pipeline.send_day(
+            config,
+            day,
+            retry_unknown=retry_unknown,
+            progress=advanced,
+            total=lambda n: bar.update(task, total=n),
+        )
+    _print_send(report)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_send(report: pipeline.SendReport) -> None:
+    where = report.destination if report.transport == "smtp" else shown(Path(report.destination))
+    click.secho(f"bulletin send for {report.day} by {report.transport} to {where}", bold=True)
+    if report.reaped:
+        click.secho(
+            f"  {report.reaped} left in flight by a sender that stopped are now unknown: "
+            "`bulletin send --retry-unknown` sends them again",
+            fg="yellow",
+        )
+    if report.retried_unknown:
+        click.echo(f"  {report.retried_unknown} unknown sent again (--retry-unknown)")
+    click.echo(
+        f"  this run   {report.sent} sent, {report.deferred} deferred, {report.failed} failed, "
+        f"{report.unknown} unknown ({report.planned} newly planned)"
+    )
+    click.echo("  the day    " + ", ".join(f"{n} {s}" for s, n in report.counts.items() if n))
+    if report.paused:
+        click.secho(f"  paused: {report.paused}", fg="red")
+    if report.interrupted:
+        click.secho("  interrupted: run `bulletin send` again to finish", fg="yellow")
+    if not report.ok:
+        click.echo(f"  details    bulletin status --date {report.day}")
+
+
+@main.command()
+@click.option("--date", "day", help="The digest's day [default: the latest].", **_DATE)  # type: ignore[arg-type]
+@pass_state
+def status(state: Context, day: date | None) -> None:
+    """Show what became of each recipient's digest; exit code 1 unless all were sent."""
+    found = pipeline.day_status(state.config(), day)
+    if found.day is None:
+        click.echo("no digest has been sent yet")
+        return
+    total = sum(found.counts.values())
+    click.secho(f"digest of {found.day}: {total} recipients", bold=True)
+    click.echo("  " + ", ".join(f"{n} {s}" for s, n in found.counts.items()))
+    for row in found.trouble:
+        when = f", next try {row.next_attempt:%Y-%m-%d %H:%M} UTC" if row.next_attempt else ""
+        click.echo(f"  {row.status:8} {row.address}  ({row.attempts} attempts{when}) {row.reply}")
+    sys.exit(0 if found.ok else 1)
+
+
+@main.command("unsubscribe")
+@click.argument("token_or_address")
+@pass_state
+def unsubscribe_command(state: Context, token_or_address: str) -> None:
+    """Take someone off the list, by address or by the token of their unsubscribe link."""
+    left = pipeline.unsubscribe(state.config(), token_or_address)
+    if left.address is None:
+        raise BulletinError(
+            "that token is not genuine: nothing was changed",
+            hint="copy the whole token from the unsubscribe request, or give the address",
+        )
+    if not left.found:
+        raise BulletinError(f"{left.address} is not on the list")
+    click.echo(f"unsubscribed {left.address}")
+
+
+@main.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, help="Port to listen on.")
+@pass_state
+def web_command(state: Context, host: str, port: int) -> None:
+    """Serve the unsubscribe endpoint (one-click POST, confirmation page on GET)."""
+    config = state.config()
+    public = pipeline.unsubscribe_endpoint(config)
+    server = web.WebServer(
+        pipeline.Unsubscriber(config), host, port, urlsplit(public).path, config.site.title
+    )
+    bound_host, bound_port = server.address
+    path = urlsplit(public).path
+    click.echo(f"serving {path} on http://{bound_host}:{bound_port} (public URL: {public})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()

@@ -1,0 +1,293 @@
+"""One digest, many recipients: RFC 5322 messages built once per variant, filled per recipient.
+
+``MessageTemplate`` builds the parts every recipient shares once (the From, Subject, Date and
+List-Id headers through the email package, both bodies quoted-printable); ``render`` adds the
+recipient's To, Message-ID and List-Unsubscribe headers and their unsubscribe link. That keeps a
+personalised message at tens of microseconds instead of the ~2 ms a fresh ``EmailMessage``
+costs. The bytes are the same for the same inputs (stable Message-ID and MIME boundary).
+
+Header injection: every shared header goes through ``EmailMessage``, which refuses line
+breaks; per-recipient values are checked here and encoded as RFC 2047 words when not plain
+ASCII. Long URL headers are never folded into encoded words (python/cpython#85725).
+"""
+
+from __future__ import annotations
+
+import email.errors
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from email import quoprimime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP, EmailPolicy
+from email.utils import format_datetime
+from typing import Protocol
+
+from bulletin.errors import DeliveryError
+from bulletin.model import Recipient, Site
+
+# Headers holding a URL: folding them into encoded words (RFC 2047) makes the URL unreadable
+# to mail clients, so they are written on one line (RFC 5322 allows up to 998 characters).
+_URL_HEADERS = frozenset({"list-unsubscribe"})
+_LONG_LINES = SMTP.clone(max_line_length=998)
+# An http(s) or mailto URL of printable ASCII without < and >, which would end the header's <...>.
+_HEADER_URL = re.compile(r"(https?://|mailto:)[\x21-\x3b\x3d\x3f-\x7e]+")
+_MAX_HEADER_URL = 900
+# A dot-atom address (RFC 5322 3.4.1) of ASCII; what the mailing list accepts (no quoting).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+_ATOM_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
+_CRLF = "\r\n"
+
+
+class _DigestPolicy(EmailPolicy):
+    """``policy.SMTP`` (CRLF, 78-column folding), except that URL headers are never folded.
+
+    A blanket ``max_line_length=998`` would also fix the URLs, but then the Subject becomes a
+    single encoded word far over RFC 2047's 75 characters.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        """Fold one header for ``as_bytes`` (messages are only ever produced as bytes)."""
+        if name.lower() in _URL_HEADERS:
+            return _LONG_LINES.fold_binary(name, value)
+        return super().fold_binary(name, value)
+
+
+# cte_type 7bit: non-ASCII goes out encoded, so no server needs 8BITMIME.
+POLICY = _DigestPolicy(linesep=_CRLF, cte_type="7bit")
+
+
+class MessageContent(Protocol):
+    """What a message is made of; ``bulletin.digest.RenderedDigest`` has this shape."""
+
+    @property
+    def day(self) -> date: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def unsubscribe_token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who the digest comes from."""
+
+    address: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Where one recipient leaves the list: a web URL (one-click if https) and a mailto."""
+
+    url: str | None = None
+    mailto: str | None = None
+
+    @classmethod
+    def of(cls, link: str | Unsubscribe) -> Unsubscribe:
+        """A single link as an ``Unsubscribe``."""
+        if isinstance(link, Unsubscribe):
+            return link
+        return cls(mailto=link) if link.startswith("mailto:") else cls(url=link)
+
+    @property
+    def links(self) -> list[str]:
+        """The links, web first (RFC 2369 lists them in order of preference)."""
+        return [link for link in (self.url, self.mailto) if link]
+
+    @property
+    def one_click(self) -> bool:
+        """Whether mail clients may POST to the URL (RFC 8058 asks for https)."""
+        return bool(self.url and self.url.startswith("https://"))
+
+
+def message_id(day: date, site: Site, recipient: Recipient) -> str:
+    """A Message-ID that is the same for the same day and recipient, so resends are recognised."""
+    who = hashlib.sha256(recipient.address.lower().encode()).hexdigest()[:16]
+    return f"<digest-{day.isoformat()}.{who}@{site.domain}>"
+
+
+_message_id = message_id  # for MessageTemplate.render, whose argument has the same name
+
+
+def list_id(site: Site) -> str:
+    """The default List-Id (RFC 2919) of a site's digest."""
+    return f"digest.{site.domain}"
+
+
+class MessageTemplate:
+    """A digest variant made into message parts once, rendered per recipient in microseconds."""
+
+    def __init__(
+        self,
+        content: MessageContent,
+        site: Site,
+        sender: Sender,
+        date_header: datetime,
+        list_name: str | None = None,
+    ) -> None:
+        if date_header.tzinfo is None:
+            raise DeliveryError("the Date header needs an aware datetime, got a naive one")
+        _check_one_line(subject=content.subject, sender=f"{sender.name} <{sender.address}>")
+        self.day, self.site = content.day, site
+        shared = EmailMessage(policy=POLICY)
+        try:
+            shared["From"] = Address(display_name=sender.name, addr_spec=sender.address)
+            shared["Subject"] = content.subject
+            shared["Date"] = format_datetime(date_header)
+            shared["List-Id"] = f"<{list_name or list_id(site)}>"
+            self._shared = shared.as_bytes().rstrip(b"\r\n") + b"\r\n"
+        except (ValueError, IndexError, email.errors.MessageError) as error:
+            raise DeliveryError(
+                f"digest of {content.day}: cannot build the message headers: {error}",
+                hint="check delivery.from_address, from_name and digest.subject in config.yaml",
+            ) from error
+        token = content.unsubscribe_token
+        # A boundary derived from the parts instead of a random one keeps the bytes
+        # reproducible; a hash of the parts cannot occur in them.
+        digest = hashlib.sha256(f"{content.text}\x00{content.html}".encode()).hexdigest()[:32]
+        boundary = f"bulletin-{digest}"
+        self._mime = (
+            'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
+            f'{boundary}"\r\n\r\n'
+        ).encode()
+        self._text = _QuotedParts(content.text, token, boundary, "plain")
+        self._html = _QuotedParts(content.html, token, boundary, "html")
+        self._end = f"\r\n--{boundary}--\r\n".encode()
+
+    def render(
+        self, recipient: Recipient, unsubscribe: str | Unsubscribe, message_id: str = ""
+    ) -> bytes:
+        """The recipient's message as RFC 5322 bytes with CRLF line ends.
+
+        ``message_id``, if the caller has it already, must be ``message_id(day, site, who)``.
+        """
+        links = Unsubscribe.of(unsubscribe)
+        for link in links.links:
+            _check_url(link)
+        if not links.links:
+            raise DeliveryError("a digest needs a List-Unsubscribe link: give a URL or a mailto")
+        _check_one_line(recipient=f"{recipient.name} <{recipient.address}>")
+        head = [
+            self._shared,
+            _to_header(recipient),
+            f"Message-ID: {message_id or _message_id(self.day, self.site, recipient)}\r\n".encode(),
+            ("List-Unsubscribe: " + ", ".join(f"<{u}>" for u in links.links) + _CRLF).encode(),
+        ]
+        if links.one_click:
+            # One-click unsubscribe (RFC 8058, asked for by Gmail and Yahoo): the mail client
+            # POSTs to the https URL; a mailto: or http: link gets no such header.
+            head.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+        link = links.url or links.mailto or ""
+        return b"".join(
+            [
+                *head,
+                self._mime,
+                self._text.fill(link),
+                self._html.fill(html.escape(link, quote=True)),
+                self._end,
+            ]
+        )
+
+
+def build_message(
+    content: MessageContent,
+    site: Site,
+    sender: Sender,
+    recipient: Recipient,
+    unsubscribe: str | Unsubscribe,
+    date_header: datetime,
+    list_name: str | None = None,
+) -> bytes:
+    """One recipient's digest as RFC 5322 bytes: text and HTML alternatives, list headers."""
+    template = MessageTemplate(content, site, sender, date_header, list_name)
+    return template.render(recipient, unsubscribe)
+
+
+class _QuotedParts:
+    """One body part, quoted-printable, with a hole wherever the unsubscribe token was.
+
+    Quoted-printable may break a line anywhere with a soft break (``=`` CRLF, RFC 2045 6.7),
+    so each stretch between holes is encoded once and the link is encoded alone between soft
+    breaks: lines stay within 76 characters and no encoded stretch depends on the link.
+    """
+
+    def __init__(self, text: str, token: str, boundary: str, subtype: str) -> None:
+        head = (
+            f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        if subtype == "html":
+            head = _CRLF + head
+        text = text.replace("\r\n", "\n")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        self._head = head.encode()
+        self._stretches = [_quote(stretch) for stretch in text.split(token)]
+
+    def fill(self, link: str) -> bytes:
+        hole = b"=\r\n" + _quote(link) + b"=\r\n"
+        return self._head + hole.join(self._stretches)
+
+
+def _quote(text: str) -> bytes:
+    # body_encode works on one character per byte; 75 leaves room for a soft break after.
+    latin = text.encode("utf-8").decode("latin-1")
+    return quoprimime.body_encode(latin, maxlinelen=75, eol=_CRLF).encode("ascii")
+
+
+def _to_header(recipient: Recipient) -> bytes:
+    """The To header: plain when the name is plain ASCII, else RFC 2047 encoded words."""
+    address, name = recipient.address, recipient.name
+    if not _PLAIN_ADDRESS.fullmatch(address):
+        raise DeliveryError(
+            f"{address!r} is not a plain ASCII address",
+            hint="add recipients with `bulletin subscribers add`, which checks addresses",
+        )
+    if not name:
+        return f"To: {address}\r\n".encode()
+    if _ATOM_TEXT.fullmatch(name) and name.strip() == name:
+        shown = name
+    elif name.isascii() and name.isprintable():
+        shown = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:  # RFC 2047 words, folded by the email package (slower, but only for such names)
+        try:
+            header = POLICY.header_factory("To", Address(display_name=name, addr_spec=address))
+        except (ValueError, IndexError, email.errors.MessageError) as error:
+            raise DeliveryError(f"cannot write {address!r} in a To header: {error}") from None
+        return str(header.fold(policy=POLICY)).encode("ascii")
+    last = shown.rsplit(_CRLF, 1)[-1]
+    gap = " " if len(last) + len(address) + 3 <= 78 else "\r\n "
+    line = f"To: {shown}{gap}<{address}>"
+    if max(len(part) for part in line.split(_CRLF)) > 998:  # RFC 5322 2.1.1
+        raise DeliveryError(f"the name of {address} is too long for a header")
+    return (line + _CRLF).encode("ascii")
+
+
+def _check_one_line(**values: str) -> None:
+    """Refuse line breaks in header values: each would start a new header (header injection).
+
+    The email package refuses them too (with a ValueError); this says which value it was.
+    """
+    for what, value in values.items():
+        if "\r" in value or "\n" in value:
+            raise DeliveryError(
+                f"the {what} {value[:80]!r} contains a line break",
+                hint="names, addresses and subjects must be one line",
+            )
+
+
+def _check_url(url: str) -> None:
+    if not _HEADER_URL.fullmatch(url) or len(url) > _MAX_HEADER_URL:
+        raise DeliveryError(
+            f"unsubscribe URL {url[:100]!r} cannot go in a List-Unsubscribe header",
+            hint=f"use an https: or mailto: URL of printable ASCII (percent-encode the rest), "
+            f"at most {_MAX_HEADER_URL} characters",
+        )

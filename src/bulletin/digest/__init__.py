@@ -1,0 +1,59 @@
+"""Items to the day's digest: inlined HTML email, its plain-text twin, its web copy and the
+archive page; the only package importing jinja2 and premailer.
+
+Usage::
+
+    digest = build_digest(day, items, index.order_key)
+    rendered = render_digest(digest, site, RenderOptions(feed_links=links))
+    rendered.html, rendered.text   # the unsubscribe link is still UNSUBSCRIBE_TOKEN
+    page = render_web_copy(digest, site, options)       # feeds/digests/YYYY-MM-DD.html
+    archive = render_index(site, days, options)         # feeds/digests/index.html
+
+Modules: ``views`` (what templates loop over, and how an over-long day is cut), ``render``
+(subject, HTML, text, size budget), ``theme`` (templates, CSS, Jinja), ``inline`` (premailer),
+``labels`` (the digest's own words per language).
+"""
+
+from bulletin.digest.inline import inline_css
+from bulletin.digest.labels import LABELS, Labels, labels_for
+from bulletin.digest.render import (
+    INDEX_PATH,
+    MAX_HTML_BYTES,
+    UNSUBSCRIBE_TOKEN,
+    RenderedDigest,
+    RenderOptions,
+    format_day,
+    html_size,
+    render_digest,
+    render_index,
+    render_web_copy,
+    web_copy_path,
+)
+from bulletin.digest.theme import KEEP_CSS_LIMIT, TEXT_WIDTH, default_templates_dir, wrap
+from bulletin.digest.views import Cut, Entry, SectionView, build_digest
+
+__all__ = [
+    "INDEX_PATH",
+    "KEEP_CSS_LIMIT",
+    "LABELS",
+    "MAX_HTML_BYTES",
+    "TEXT_WIDTH",
+    "UNSUBSCRIBE_TOKEN",
+    "Cut",
+    "Entry",
+    "Labels",
+    "RenderOptions",
+    "RenderedDigest",
+    "SectionView",
+    "build_digest",
+    "default_templates_dir",
+    "format_day",
+    "html_size",
+    "inline_css",
+    "labels_for",
+    "render_digest",
+    "render_index",
+    "render_web_copy",
+    "web_copy_path",
+    "wrap",
+]

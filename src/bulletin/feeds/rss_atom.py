@@ -1,0 +1,167 @@
+"""RSS 2.0 and Atom 1.0 documents through feedgen: the only module that imports it.
+
+feedgen 1.0.0 has traps; each workaround below names the one it avoids: it stamps the current
+time into the feed and every entry unless told otherwise; it prepends entries; the RSS channel
+``<link>`` is whichever link was added last; ``description()`` gives untyped Atom content; an
+Atom entry without a title raises; characters XML forbids abort the whole document; entry links
+lose every attribute but ``href`` (python-feedgen issue #135); and it has no per-entry language.
+
+A document is its header, one byte chunk per entry, and a footer (``split_document``): feedgen
+pretty-prints each entry the same wherever it stands, so an incremental build can reuse the
+chunks of entries that did not change and still give the bytes of a full build.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedEntry, FeedGenerator
+
+from bulletin.errors import PublishError
+from bulletin.feeds.entries import Entry, clean
+from bulletin.feeds.plan import MEDIA_TYPES, FeedSpec
+
+XML_FORMATS = ("rss", "atom")
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# feedgen's formatRFC2822 (feedgen/util.py) switches the process-wide locale to "C" and back
+# around every RSS date; two threads doing it at once can leave the wrong locale behind.
+_FEEDGEN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A document cut into its header, one chunk per entry, and its footer."""
+
+    header: bytes
+    chunks: tuple[bytes, ...]
+    footer: bytes
+
+    def join(self) -> bytes:
+        """The whole document."""
+        return self.header + b"".join(self.chunks) + self.footer
+
+
+# Where entries start and end in feedgen's pretty-printed output. Text and attribute values are
+# escaped, so "</entry>" can only be an end tag, and entries do not nest.
+_MARKERS = {
+    "atom": (b"\n  <entry", b"  </entry>\n", b"</feed>\n"),
+    "rss": (b"\n    <item>", b"    </item>\n", b"  </channel>\n</rss>\n"),
+}
+
+
+def render_xml(spec: FeedSpec, entries: Sequence[Entry], fmt: str, updated: datetime) -> bytes:
+    """The feed in ``fmt`` holding ``entries`` in the given order, dated ``updated``."""
+    fg = _feed_generator(spec, fmt, updated)
+    try:
+        for entry in entries:
+            # feedgen prepends entries by default, which would reverse our order.
+            _fill_entry(fg.add_entry(order="append"), spec, entry, fmt)
+        with _FEEDGEN_LOCK:
+            data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    except ValueError as error:  # feedgen's only error type: bad dates, missing fields, bad XML
+        raise PublishError(
+            f"feed {spec.path(fmt)}: cannot be built: {error}",
+            hint="this is a bug in bulletin or in an item's data; run with --debug and report it",
+        ) from error
+    return data
+
+
+def split_document(data: bytes, fmt: str) -> Parts | None:
+    """``data`` cut into header, entries and footer; None if it is not laid out as we write."""
+    start, end, footer = _MARKERS[fmt]
+    if not data.endswith(footer):
+        return None
+    first = data.find(start)
+    if first < 0:
+        return Parts(data[: -len(footer)], (), footer)
+    chunks = []
+    position = first + 1
+    stop = len(data) - len(footer)
+    while position < stop:
+        if not data.startswith(start[1:], position):
+            return None
+        close = data.find(end, position)
+        if close < 0:
+            return None
+        chunks.append(data[position : close + len(end)])
+        position = close + len(end)
+    return Parts(data[: first + 1], tuple(chunks), footer) if position == stop else None
+
+
+def chunk_holds(chunk: bytes, entry_id: str, fmt: str) -> bool:
+    """Whether ``chunk`` is the entry with this id (to check a file against its record)."""
+    tag = (b"<id>" if fmt == "atom" else b">") + escape(entry_id, quote=False).encode()
+    return tag + (b"</id>" if fmt == "atom" else b"</guid>") in chunk
+
+
+class _FeedLanguage(BaseExtension):  # type: ignore[misc]
+    """The feed half of the per-entry language extension: it adds nothing to the feed."""
+
+
+class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
+    """``xml:lang`` on an Atom entry whose language is not the feed's; feedgen only sets it on
+    the feed (feedgen/feed.py ``language``). RSS has no per-item language: there the body's
+    ``<div dir lang>`` is all a reader gets."""
+
+    def __init__(self) -> None:
+        self.language: str | None = None
+
+    def extend_atom(self, entry: Any) -> Any:
+        if self.language:
+            entry.set(XML_LANG, self.language)
+        return entry
+
+
+def _feed_generator(spec: FeedSpec, fmt: str, updated: datetime) -> FeedGenerator:
+    site = spec.site
+    fg = FeedGenerator()
+    if fmt == "rss":
+        # RSS <author> must be an e-mail address; dc:creator carries a name (feedgen writes
+        # nothing for a name-only author in RSS).
+        fg.load_extension("dc", atom=False, rss=True)
+    else:
+        fg.register_extension("bulletin", _FeedLanguage, _EntryLanguage, atom=True, rss=False)
+    fg.id(spec.id)  # stable, and the same whichever format is being built
+    fg.title(clean(spec.title))
+    fg.subtitle(clean(spec.description) or clean(spec.title))  # RSS requires a description
+    fg.author(name=clean(site.title))
+    fg.language(site.language)
+    # feedgen writes its version into <generator> by default: output would change on upgrade.
+    fg.generator("bulletin", version=None, uri=None)
+    fg.link(href=spec.url(fmt), rel="self", type=MEDIA_TYPES[fmt])
+    # RSS <channel><link> takes the href of the *last* link added, whatever its rel
+    # (feedgen/feed.py, FeedGenerator.link), so the site link must come last.
+    fg.link(href=site.url(""), rel="alternate", type="text/html")
+    # Never now(): feedgen defaults updated/lastBuildDate to the time the object was created.
+    fg.updated(updated)
+    return fg
+
+
+def _fill_entry(fe: FeedEntry, spec: FeedSpec, entry: Entry, fmt: str) -> None:
+    fe.guid(entry.id, permalink=False)  # also the Atom <id>; a tag URI is no permalink
+    fe.title(entry.title)  # never empty: feedgen's Atom raises on an untitled entry
+    # href only, and only this one link: feedgen 1.0.0 drops every other attribute of entry
+    # links (issue #135), so an enclosure or a typed link would turn into a second alternate
+    # link (the validator's DuplicateAtomLink). Add such links by extension if ever needed.
+    fe.link(href=entry.link)
+    # type="html", never description(): that gives an untyped (text) Atom <content>.
+    fe.content(entry.html, type="html")  # RSS: content:encoded
+    if entry.summary:
+        # Atom <summary> is plain text; RSS <description> is read as HTML, so escape it once.
+        fe.summary(entry.summary if fmt == "atom" else escape(entry.summary, quote=False))
+    fe.category(term=entry.category_term, label=entry.category_label)
+    if fmt == "rss":
+        fe.dc.dc_creator(entry.author)
+    else:
+        fe.author(name=entry.author)
+        if entry.language != spec.site.language:
+            fe.bulletin.language = entry.language
+    # Both set explicitly: feedgen's entry "updated" defaults to now (feedgen/entry.py).
+    fe.published(entry.published)
+    fe.updated(entry.updated)

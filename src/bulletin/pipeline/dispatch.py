@@ -1,0 +1,372 @@
+"""The send loop: N connections working through a day's ledger rows, each message recorded.
+
+It knows neither SQL nor SMTP: it drives a ``LedgerPort`` (the store's ledger) and
+``Channel``s (an SMTP session, or the outbox). Each worker owns one channel and handles one
+message at a time; one transaction records the outcome of its previous message and claims
+its next row (group-committed with the other workers' by one writer thread), so a row is
+``sending`` only while its message is in flight: after a crash at most one row per
+connection is left for the next run to call ``unknown``.
+
+4xx replies defer a row with exponential backoff up to a limit, 5xx fail it, and the run
+stops itself (``paused``) after too many failures in a row, leaving the rest pending.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from bulletin.delivery import Result, SessionError
+from bulletin.errors import BulletinError
+from bulletin.store import Delivery, Outcome
+
+Progress = Callable[[str], None]
+
+
+class Recorder(Protocol):
+    """Records outcomes and claims rows, in one transaction per call."""
+
+    def apply(
+        self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime
+    ) -> list[bool]: ...
+
+
+class LedgerPort(Protocol):
+    """What the send loop needs of the ledger."""
+
+    def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
+    def writer(self) -> AbstractContextManager[Recorder]: ...
+
+
+class Channel(Protocol):
+    """One connection of a transport."""
+
+    @property
+    def is_open(self) -> bool: ...
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def submit(self, sender: str, recipient: str, message: bytes) -> Result: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard to push: connections, rate, and when to retry or give up."""
+
+    sender: str  # the envelope sender (MAIL FROM)
+    transport: str
+    connections: int = 1
+    rate_per_second: float = 0.0
+    pause_after_errors: int = 20
+    retry_limit: int = 5
+    backoff_seconds: float = 300.0
+
+
+@dataclass
+class Tally:
+    """What one run of the loop did."""
+
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    unknown: int = 0
+    paused: str = ""  # why the run stopped early, if it did
+    interrupted: bool = False
+    errors_in_a_row: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+Render = Callable[[Delivery], tuple[bytes, str]]  # a row -> (message, Message-ID)
+
+
+class Dispatch:
+    """Sends a day's due rows over ``settings.connections`` channels."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        render: Render,
+        channel: Callable[[], Channel],
+        settings: Settings,
+        clock: Callable[[], datetime],
+        progress: Progress | None = None,
+    ) -> None:
+        self.ledger, self.render, self.channel = ledger, render, channel
+        self.settings, self.clock, self.progress = settings, clock, progress
+        self.tally = Tally()
+        self.stop = threading.Event()
+        self.rows: queue.Queue[Delivery | None] = queue.Queue(maxsize=settings.connections * 8)
+        self.writer = _Writer(ledger, clock, self._recorded)
+        self.limiter = _RateLimiter(settings.rate_per_second)
+        self.failure: BaseException | None = None
+
+    def run(self, day: date) -> Tally:
+        """Send until no row is due, or the run pauses or is interrupted."""
+        workers = [
+            threading.Thread(target=self._work, name=f"bulletin-send-{n}", daemon=True)
+            for n in range(self.settings.connections)
+        ]
+        self.writer.start()
+        for worker in workers:
+            worker.start()
+        try:
+            # A row deferred with no backoff is due again at once: a few passes retry it.
+            for _ in range(self.settings.retry_limit + 1):
+                if not self._feed(day) or self.stop.is_set():
+                    break
+        except KeyboardInterrupt:
+            self.tally.interrupted = True
+        finally:
+            self.stop.set()
+            for worker in workers:
+                self._join(worker)
+            self.writer.close()
+        if self.failure is not None:
+            raise self.failure
+        return self.tally
+
+    def _feed(self, day: date) -> int:
+        fed = 0
+        for row in self.ledger.due(day, self.clock()):
+            while not self.stop.is_set():
+                try:
+                    self.rows.put(row, timeout=0.1)
+                    fed += 1
+                    break
+                except queue.Full:
+                    continue
+            if self.stop.is_set():
+                break
+        while self.rows.unfinished_tasks and not self.stop.is_set():
+            time.sleep(0.01)
+        return fed
+
+    def _join(self, worker: threading.Thread) -> None:
+        while worker.is_alive():
+            try:
+                worker.join(0.1)
+            except KeyboardInterrupt:  # a second ^C: the loop still stops between messages
+                self.tally.interrupted = True
+
+    # --- one worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        channel = self.channel()
+        previous: Outcome | None = None
+        try:
+            while not self.stop.is_set():
+                try:
+                    row = self.rows.get_nowait()
+                except queue.Empty:
+                    # Nothing to claim with it: record the last outcome now, not after a wait.
+                    previous = self._record(previous)
+                    try:
+                        row = self.rows.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                try:
+                    if self.limiter.interval or not channel.is_open:
+                        previous = self._record(previous)
+                    if row is None or not self._open(channel):
+                        continue
+                    self.limiter.wait(self.stop)
+                    claimed = self.writer.call(previous, row)
+                    previous = None
+                    if claimed:
+                        previous = self._send(channel, row)
+                finally:
+                    self.rows.task_done()
+        except BaseException as error:  # the ledger failed: stop everything, report it
+            self.failure = self.failure or error
+            self.stop.set()
+        finally:
+            try:
+                if previous is not None:
+                    self.writer.call(previous, None)
+            except BaseException as error:
+                self.failure = self.failure or error
+            channel.close()
+            self._drain()
+
+    def _record(self, outcome: Outcome | None) -> Outcome | None:
+        """Commit ``outcome`` on its own; returns None, the new 'previous outcome'."""
+        if outcome is not None:
+            self.writer.call(outcome, None)
+        return None
+
+    def _send(self, channel: Channel, row: Delivery) -> Outcome:
+        try:
+            message, message_id = self.render(row)
+        except BulletinError as error:
+            result, message_id = Result("failed", f"cannot build the message: {error}"), ""
+        else:
+            result = channel.submit(self.settings.sender, row.address, message)
+        if result.reconnect:
+            channel.close()
+        self._count(result.status, result.reply)
+        return self._outcome(row, result, message_id)
+
+    def _open(self, channel: Channel) -> bool:
+        """Open the channel if it is closed, retrying with backoff; False when stopping."""
+        wait = 0.5
+        while not channel.is_open and not self.stop.is_set():
+            try:
+                channel.open()
+            except SessionError as error:
+                self._count("error", error.message)
+                if not error.transient:
+                    self._pause(error.message)
+                    return False
+                self.stop.wait(wait)
+                wait = min(wait * 2, 30.0)
+        return not self.stop.is_set()
+
+    def _outcome(self, row: Delivery, result: Result, message_id: str) -> Outcome:
+        status, reply, next_attempt = result.status, result.reply, None
+        if status == "deferred":
+            attempts = row.attempts + 1  # claiming counted this attempt
+            if attempts >= self.settings.retry_limit:
+                status, reply = "failed", f"gave up after {attempts} attempts: {reply}"
+            else:
+                delay = self.settings.backoff_seconds * 2 ** (attempts - 1)
+                next_attempt = self.clock() + timedelta(seconds=delay)
+        return Outcome(
+            row.day, row.address, status, reply, message_id, self.settings.transport, next_attempt
+        )
+
+    def _count(self, status: str, reply: str) -> None:
+        tally = self.tally
+        with tally.lock:
+            if status == "sent":
+                tally.errors_in_a_row = 0
+                return
+            tally.errors_in_a_row += 1
+            if tally.errors_in_a_row >= self.settings.pause_after_errors:
+                self._pause(f"{tally.errors_in_a_row} failures in a row; the last: {reply}")
+
+    def _pause(self, reason: str) -> None:
+        self.tally.paused = self.tally.paused or reason
+        self.stop.set()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self.rows.get_nowait()
+            except queue.Empty:
+                return
+            self.rows.task_done()
+
+    def _recorded(self, outcome: Outcome) -> None:
+        """Called by the writer once an outcome is committed."""
+        with self.tally.lock:
+            setattr(self.tally, outcome.status, getattr(self.tally, outcome.status) + 1)
+        if self.progress is not None:
+            self.progress(outcome.status)
+
+
+class _Writer(threading.Thread):
+    """Commits the workers' ledger changes, as many together as are waiting (group commit)."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        clock: Callable[[], datetime],
+        recorded: Callable[[Outcome], None],
+    ) -> None:
+        super().__init__(name="bulletin-ledger", daemon=True)
+        self.ledger, self.clock, self.recorded = ledger, clock, recorded
+        self.requests: queue.Queue[_Request | None] = queue.Queue()
+
+    def call(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+        """Record ``outcome`` and claim ``claim`` in one transaction; whether it was claimed."""
+        request = _Request(outcome, claim)
+        self.requests.put(request)
+        request.done.acquire()  # released by the writer once committed
+        if request.error is not None:
+            raise request.error
+        return request.claimed
+
+    def close(self) -> None:
+        self.requests.put(None)
+        self.join()
+
+    def run(self) -> None:
+        try:
+            with self.ledger.writer() as recorder:
+                self._serve(recorder)
+        except BaseException as error:  # cannot even connect: fail every caller
+            while True:
+                request = self.requests.get()
+                if request is None:
+                    return
+                request.error = error
+                request.done.release()
+
+    def _serve(self, recorder: Recorder) -> None:
+        while True:
+            first = self.requests.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    more = self.requests.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.requests.put(None)  # handle this batch, then stop
+                    break
+                batch.append(more)
+            self._commit(recorder, batch)
+
+    def _commit(self, recorder: Recorder, batch: list[_Request]) -> None:
+        outcomes = [r.outcome for r in batch if r.outcome is not None]
+        claims = [r.claim for r in batch if r.claim is not None]
+        try:
+            claimed = iter(recorder.apply(outcomes, claims, self.clock()))
+        except BaseException as error:
+            for request in batch:
+                request.error = error
+                request.done.release()
+            return
+        for request in batch:
+            request.claimed = next(claimed) if request.claim is not None else False
+            request.done.release()
+        for outcome in outcomes:
+            self.recorded(outcome)
+
+
+class _Request:
+    __slots__ = ("claim", "claimed", "done", "error", "outcome")
+
+    def __init__(self, outcome: Outcome | None, claim: Delivery | None) -> None:
+        self.outcome, self.claim = outcome, claim
+        self.claimed = False
+        self.error: BaseException | None = None
+        # A lock taken now and released by the writer: lighter than an Event.
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+class _RateLimiter:
+    """At most ``rate`` messages per second across all workers, evenly spaced."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next)
+            self.next = slot + self.interval
+        if slot > now:
+            stop.wait(slot - now)

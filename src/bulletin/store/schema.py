@@ -1,0 +1,222 @@
+"""The store's tables and the numbered migrations that create them.
+
+Each migration is a step recorded in ``schema_version``; a released step is never edited, a
+change is a new step. Version 1 holds items, runs and the first, simple delivery record;
+version 2 adds the mailing list, the delivery ledger, the frozen content of each digest sent,
+and a few named settings (the store's own unsubscribe key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database.
+
+    SQLite has no time zones: values are stored as naive UTC and given UTC back on reading.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("bulletin stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied", UtcDateTime, nullable=False),
+)
+
+# --- version 1 ---------------------------------------------------------------------------------
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("day", Date, nullable=False, index=True),
+    Column("published", UtcDateTime, nullable=False, index=True),
+    Column("updated", UtcDateTime),
+    Column("collected", UtcDateTime, nullable=False),
+    Column("category_slug", String(200), nullable=False, index=True),
+    Column("category_name", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("title_derived", Boolean, nullable=False),
+    Column("paragraphs", Text, nullable=False),  # a JSON list of plain-text paragraphs
+    Column("body_html", Text, nullable=False),
+    Column("source_line", Text),
+    Column("language", String(35), nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("origin", Text, nullable=False),
+    # A category feed reads its newest items: one index walk instead of a sort.
+    Index("items_category_published", "category_slug", "published", "id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("command", String(40), nullable=False),
+    Column("day", Date),
+    Column("started", UtcDateTime, nullable=False),
+    Column("finished", UtcDateTime),
+    Column("outcome", String(20), nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: counts and paths of what the run did
+)
+
+# Superseded by ``ledger`` in version 2, which copies its rows; kept for its API and history.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("address", String(320), primary_key=True),  # lower-cased
+    Column("message_id", String(400), nullable=False),
+    Column("transport", String(20), nullable=False),
+    Column("delivered", UtcDateTime, nullable=False),
+)
+
+# --- version 2 ---------------------------------------------------------------------------------
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Normalised: the local part as given, the domain lower-case ASCII (IDNA), so the same
+    # mailbox written with another case of domain is one recipient.
+    Column("address", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # active, unsubscribed, bounced
+    Column("categories", Text),  # sorted comma-separated slugs; NULL: every category
+    Column("origin", String(20), nullable=False),  # config: seeded from config.yaml; list: not
+    Column("created", UtcDateTime, nullable=False),
+    Column("changed", UtcDateTime, nullable=False),
+    Index("recipients_status_address", "status", "address"),
+)
+
+# The content each variant of a day's digest went out with, frozen when its sending began, so
+# a send finished after a crash or a later collect mails everyone the same digest.
+issues = Table(
+    "issues",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("variant", String(2000), primary_key=True),  # categories as in recipients; "": all
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("token", String(100), nullable=False),  # stands for the unsubscribe URL in html/text
+    Column("created", UtcDateTime, nullable=False),
+)
+
+# One row per (day, recipient): the only record of what was sent, planned before sending.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("variant", String(2000), nullable=False),
+    # pending, sending, sent, deferred, failed, unknown
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", UtcDateTime),  # when a deferred row is due again
+    Column("reply", Text, nullable=False),  # the server's last reply, or what went wrong
+    Column("message_id", String(400), nullable=False),
+    Column("transport", String(20), nullable=False),
+    Column("changed", UtcDateTime, nullable=False),
+    Column("sent", UtcDateTime),
+    Index("ledger_status", "status", "day"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def _create_v1(connection: Connection) -> None:
+    for table in (items, runs, deliveries):
+        table.create(connection)
+
+
+def _create_v2(connection: Connection) -> None:
+    for table in (recipients, issues, ledger, settings):
+        table.create(connection)
+    # What version 1 delivered stays delivered: a rerun must not send it again.
+    old = deliveries.c
+    connection.execute(
+        insert(ledger).from_select(
+            [
+                "day",
+                "address",
+                "name",
+                "variant",
+                "status",
+                "attempts",
+                "reply",
+                "message_id",
+                "transport",
+                "changed",
+                "sent",
+            ],
+            select(
+                old.day,
+                old.address,
+                literal(""),
+                literal(""),
+                literal("sent"),
+                literal(1),
+                literal("recorded by schema version 1"),
+                old.message_id,
+                old.transport,
+                old.delivered,
+                old.delivered,
+            ),
+        )
+    )
+
+
+#: The schema's history. Append a step to change the schema; never edit a released one.
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "items, runs and deliveries", _create_v1),
+    (2, "recipients, the delivery ledger, issues and settings", _create_v2),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,185 @@
+"""Publishing the digest: web copies and the archive page, empty days, and `bulletin digest`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import html as lxml_html
+
+from bulletin import pipeline
+from bulletin.cli import main
+from bulletin.config import Config, parse_config
+from bulletin.digest import UNSUBSCRIBE_TOKEN
+from bulletin.model import Category, Item
+from bulletin.pipeline.digesting import (
+    build_day,
+    published_days,
+    render_options,
+    write_web_copy,
+)
+from helpers_stages import LOCAL, WORLD, make_item
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = date(2026, 11, 26)
+
+
+@dataclass
+class Items:
+    """An ItemView over a list: what feeds and digests read from the store."""
+
+    items: list[Item] = field(default_factory=list)
+
+    def items_on(self, day: date) -> list[Item]:
+        return [item for item in self.items if item.day == day]
+
+    def latest_items(self, limit: int, category_slug: str | None = None) -> list[Item]:
+        chosen = [i for i in self.items if category_slug in (None, i.category.slug)]
+        return sorted(chosen, key=lambda i: i.published, reverse=True)[:limit]
+
+    def categories(self) -> list[Category]:
+        return sorted({item.category for item in self.items})
+
+
+def config_in(folder: Path, extra: str = "") -> Config:
+    text = (
+        "site: {title: Daily Bugle, base_url: 'https://news.example.org/'}\n"
+        "categories: [{name: World}, {name: Local News}]\n"
+        "store: {url: 'sqlite://'}\n" + extra
+    )
+    return parse_config(text, "config.yaml", folder)
+
+
+def items_of(day: date) -> list[Item]:
+    return [make_item("a", day=day), make_item("w", 10, category=WORLD, day=day)]
+
+
+def test_web_copies_and_an_archive_of_them_newest_first(tmp_path: Path) -> None:
+    config = config_in(tmp_path)
+    days = [date(2026, 11, 24), date(2026, 11, 26), date(2026, 11, 25)]
+    view = Items([item for day in days for item in items_of(day)])
+    folder = tmp_path / "feeds" / "digests"
+    folder.mkdir(parents=True)
+    (folder / "notes.html").write_text("not a digest")
+    (folder / "2026-13-40.html").write_text("not a day")
+    for day in days:
+        written = write_web_copy(config, view, build_day(config, view, day))
+        assert written == folder / f"{day}.html"
+    archive = lxml_html.fromstring((folder / "index.html").read_bytes())
+    assert [a.get("href") for a in archive.iter("a") if a.get("href", "").endswith(".html")] == [
+        "2026-11-26.html",
+        "2026-11-25.html",
+        "2026-11-24.html",
+    ]
+    assert published_days(folder) == sorted(days, reverse=True)
+    page = (folder / "2026-11-26.html").read_text(encoding="utf-8")
+    assert "Item w" in page and UNSUBSCRIBE_TOKEN not in page
+    # A rerun writes nothing: unchanged bytes keep their modification time (HTTP caches).
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    write_web_copy(config, view, build_day(config, view, DAY))
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+def test_the_size_budget_and_subject_come_from_the_config(tmp_path: Path) -> None:
+    config = config_in(tmp_path, "digest: {max_html_kb: 40, subject: '{date}'}\n")
+    options = render_options(config, Items(items_of(DAY)))
+    assert options.max_html_bytes == 40_000 and options.subject == "{date}"
+    assert options.feed_links[0] == ("Daily Bugle", "https://news.example.org/all.atom")
+
+
+@pytest.mark.parametrize("kb", [0, 101])
+def test_a_size_budget_gmail_would_clip_or_no_email_could_meet_is_refused(
+    tmp_path: Path, kb: int
+) -> None:
+    with pytest.raises(Exception, match="max_html_kb"):
+        config_in(tmp_path, f"digest: {{max_html_kb: {kb}}}\n")
+
+
+def test_a_day_without_items_sends_nothing_and_publishes_nothing(tmp_path: Path) -> None:
+    config = config_in(tmp_path)
+    store = pipeline.open_store(config)
+    try:
+        report = pipeline.digest_and_deliver(config, store, Items(), DAY)
+    finally:
+        store.close()
+    assert report.skipped == "no items that day" and report.web_copy is None
+    assert not (tmp_path / "feeds").exists()
+
+
+def test_send_empty_asks_for_a_nothing_today_note(tmp_path: Path) -> None:
+    config = config_in(tmp_path, "digest: {send_empty: true}\n")
+    store = pipeline.open_store(config)
+    try:
+        report = pipeline.digest_and_deliver(config, store, Items(), DAY)
+    finally:
+        store.close()
+    assert report.skipped == "" and report.items == 0
+    assert report.web_copy is not None
+    assert "Nothing today" in report.web_copy.read_text(encoding="utf-8")
+
+
+# --- bulletin digest -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["collect"])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_digest_previews_the_text_part_and_publishes_nothing(deployment: Path) -> None:
+    result = CliRunner().invoke(main, ["digest", "--date", str(DAY)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Cedarport Daily\nThursday, November 26, 2026\n")
+    assert "== Coalition News ==" in result.stdout
+    assert UNSUBSCRIBE_TOKEN not in result.stdout and "unsubscribe" in result.stdout
+    assert '6 items, "Cedarport Daily: Thursday, November 26, 2026"' in result.stderr
+    assert not (deployment / "feeds").exists()
+    assert not (deployment / "var" / "outbox").exists()
+
+
+def test_digest_writes_the_html_and_a_whole_message(deployment: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["digest", "--date", str(DAY), "--out", "day.html", "--eml", "day.eml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "html written to day.html" in result.stderr
+    page = (deployment / "day.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and UNSUBSCRIBE_TOKEN not in page
+    message = email.message_from_bytes(
+        (deployment / "day.eml").read_bytes(), policy=email.policy.default
+    )
+    assert message["Subject"] == "Cedarport Daily: Thursday, November 26, 2026"
+    assert message["To"].addresses[0].addr_spec == "reader@example.com"
+    parts = [part.get_content_type() for part in message.iter_parts()]  # type: ignore[attr-defined]
+    assert parts == ["text/plain", "text/html"]
+
+
+def test_digest_of_an_empty_day_says_it_would_not_be_sent(deployment: Path) -> None:
+    result = CliRunner().invoke(main, ["digest", "--date", "2026-11-20"])
+    assert result.exit_code == 0, result.output
+    assert "Nothing today" in result.stdout
+    assert "would not be sent" in result.stderr
+
+
+def test_digest_rejects_a_malformed_date(deployment: Path) -> None:
+    result = CliRunner().invoke(main, ["digest", "--date", "26/11/2026"])
+    assert result.exit_code == 2 and "expected a date like" in result.output
+
+
+def test_sections_follow_the_configured_category_order(tmp_path: Path) -> None:
+    config = config_in(tmp_path)
+    built = build_day(config, Items(items_of(DAY)), DAY)
+    assert [section.category for section in built.sections] == [Category("world", "World"), LOCAL]
