@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
 import resource
 import shutil
@@ -334,6 +335,8 @@ def main() -> int:
                 def restore() -> None:
                     shutil.rmtree(folder, ignore_errors=True)
                     shutil.copytree(pristine, folder)
+                    # The copy is set-up: flush it now so the build's own flush does not pay.
+                    os.sync()
 
                 return restore
 

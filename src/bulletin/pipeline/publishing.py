@@ -19,7 +19,7 @@ from typing import Literal
 from bulletin import feeds
 from bulletin.config import Config
 from bulletin.errors import PublishError
-from bulletin.files import write_if_changed
+from bulletin.files import WriteBatch
 from bulletin.model import Category, Item
 from bulletin.pipeline.common import ItemView, category_index, site_of
 
@@ -105,6 +105,22 @@ def publish_feeds(
         report = FeedsReport("incremental")
         specs, built, records = build.incremental(manifest, changed or (), report)
     writing = not (dry_run or check)
+    with WriteBatch() as batch:
+        build.batch = batch
+        _put_all(build, report, specs, built, records, writing, check)
+    return report
+
+
+def _put_all(
+    build: _Build,
+    report: FeedsReport,
+    specs: list[feeds.FeedSpec],
+    built: list[feeds.BuiltFeed],
+    records: dict[str, tuple[feeds.Record, ...]],
+    writing: bool,
+    check: bool,
+) -> None:
+    """Write (or compare) every feed file, the lists, and last the manifest."""
     for one in built:
         for fmt in feeds.FORMATS:
             build.put(
@@ -122,8 +138,7 @@ def publish_feeds(
     if writing:
         categories = tuple(spec.category for spec in specs if spec.category is not None)
         manifest = feeds.Manifest(build.fingerprint, categories, records)
-        write_if_changed(build.folder / MANIFEST_NAME, manifest.to_bytes())
-    return report
+        build.batch.write_if_changed(build.folder / MANIFEST_NAME, manifest.to_bytes())
 
 
 class _Build:
@@ -133,6 +148,7 @@ class _Build:
         self.config = config
         self.view = view
         self.site = site_of(config)
+        self.batch = WriteBatch()
         self.paths = feed_paths(config)
         self.limit = config.feeds.max_items
         self.max_body = config.feeds.max_body_kb * 1024
@@ -267,7 +283,7 @@ class _Build:
         """Write ``data`` if it differs from the file (or only compare); record what happened."""
         path = self.folder / relative
         if writing:
-            changed = write_if_changed(path, data)
+            changed = self.batch.write_if_changed(path, data)
         else:
             try:
                 changed = path.read_bytes() != data
