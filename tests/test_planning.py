@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bulletin.pipeline.planning import DigestPlan, digest_instant, plan_digests
+from bulletin.pipeline.planning import (
+    DigestPlan,
+    digest_instant,
+    next_collect,
+    next_digest,
+    plan_digests,
+)
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -81,6 +87,14 @@ def test_catch_up_looks_back_at_most_max_days() -> None:
     )
 
 
+def test_days_beyond_the_look_back_are_backfilled_and_dropped_not_sent() -> None:
+    now = at(DAMASCUS, 2026, 11, 30, 18, 30)
+    plan = plan_digests(now, SIX_PM, DAMASCUS, [date(2026, 11, 24)], "one", max_days=3)
+    beyond = (date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27))
+    assert plan.dropped == beyond
+    assert plan.backfill == (*beyond, date(2026, 11, 28), date(2026, 11, 29))
+
+
 def test_the_catch_up_digest_is_filed_under_its_last_day_so_it_is_sent_once() -> None:
     sends = sweep(
         at(DAMASCUS, 2026, 11, 24, 12, 0), at(DAMASCUS, 2026, 11, 24, 23, 0), SIX_PM, DAMASCUS
@@ -105,3 +119,23 @@ def test_a_daily_time_repeated_by_fall_back_runs_once_the_first_time() -> None:
     start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # 00:00 EDT
     sends = sweep(start, start + timedelta(hours=5), time(1, 30), NEW_YORK)
     assert [s.day for s in sends] == [date(2026, 10, 31), date(2026, 11, 1)]
+
+
+def test_the_next_digest_is_today_before_its_time_and_tomorrow_once_settled() -> None:
+    morning = at(DAMASCUS, 2026, 11, 26, 9, 0)
+    today, tomorrow = date(2026, 11, 26), date(2026, 11, 27)
+    assert next_digest(morning, SIX_PM, DAMASCUS, None) == at(DAMASCUS, 2026, 11, 26, 18, 0)
+    assert next_digest(morning, SIX_PM, DAMASCUS, today) == at(DAMASCUS, 2026, 11, 27, 18, 0)
+    night = at(DAMASCUS, 2026, 11, 26, 23, 0)
+    assert next_digest(night, SIX_PM, DAMASCUS, today).date() == tomorrow
+
+
+def test_collecting_times_keep_their_step_across_a_dst_change() -> None:
+    # 2026-11-01, New York: 01:00-02:00 happens twice; every 30 minutes of elapsed time.
+    start = datetime(2026, 11, 1, 5, 10, tzinfo=UTC)  # 01:10 EDT
+    first = next_collect(start, NEW_YORK, 30)
+    second = next_collect(first, NEW_YORK, 30)
+    assert (first, second - first) == (
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        timedelta(minutes=30),
+    )

@@ -295,13 +295,67 @@ class ScheduleConfig(Section):
         30, ge=1, description="How often `bulletin serve` collects and refreshes the feeds."
     )
     digest_at: str = Field(
-        "18:00", description='Local time the day\'s digest goes out (quote it: "18:00").'
+        "18:00",
+        description='Local time the day\'s digest goes out (quote it: "18:00"; "18:00:30" '
+        "for seconds).",
+    )
+    catch_up: Literal["one", "each", "none"] = Field(
+        "one",
+        description="After downtime: one digest covering every missed day, grouped by day; "
+        "each: one digest per missed day; none: only the latest day's.",
+    )
+    max_catch_up_days: int = Field(
+        7, ge=1, le=366, description="How many missed days a catch-up looks back on at most."
+    )
+    listen: str | None = Field(
+        None,
+        description="host:port where `bulletin serve` answers unsubscribe, /health and /metrics "
+        '(e.g. "127.0.0.1:8025"); unset: no HTTP server.',
     )
 
     @field_validator("digest_at")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        return _check_clock_time(value)
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?", value):
+            raise ValueError(f'expected a time of day like "18:00" or "18:00:30", got "{value}"')
+        return value
+
+    @field_validator("catch_up", mode="before")
+    @classmethod
+    def _not_a_yaml_boolean(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted no/off as false and yes/on as true, before we see it.
+        if isinstance(value, bool):
+            raise ValueError(
+                f"YAML reads an unquoted {'yes or on' if value else 'no or off'} as "
+                f"{str(value).lower()}: write one, each or none"
+            )
+        return value
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _host_and_port(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value)
+        match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(\d{1,5})", text)
+        if not isinstance(value, str) or match is None or int(match.group(2)) > 65535:
+            shown = f'"{value}"' if isinstance(value, str) else str(value)
+            raise ValueError(f'expected host:port like "127.0.0.1:8025", got {shown}')
+        return value
+
+    @property
+    def digest_time(self) -> time:
+        """``digest_at`` as a ``datetime.time``."""
+        hour, minute, *second = (int(part) for part in self.digest_at.split(":"))
+        return time(hour, minute, second[0] if second else 0)
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """``listen`` as (host, port), brackets of an IPv6 host removed."""
+        if self.listen is None:
+            return None
+        host, port = self.listen.rsplit(":", 1)
+        return host.strip("[]"), int(port)
 
 
 class Config(Section):

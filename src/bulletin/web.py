@@ -4,14 +4,20 @@
 mail scanners fetch URLs, and RFC 8058 3.2 says such a GET must not unsubscribe. ``POST`` to the
 same URL unsubscribes: the mail client's one-click request (body ``List-Unsubscribe=One-Click``)
 or the page's button. A forged or damaged token changes nothing and gets a page saying so.
-``GET /health`` answers ``ok`` for load balancers. Run it behind a TLS-terminating proxy.
+``GET /health`` answers ``ok`` for load balancers; given a ``Monitor`` (``bulletin serve``
+does), it answers the service's state as JSON, 503 when it is stale (a digest overdue), and
+``GET /metrics`` gives counts in the Prometheus text format (version 0.0.4). Run it behind a
+TLS-terminating proxy, and keep /metrics to the monitoring network.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
@@ -34,13 +40,64 @@ class Unsubscriber(Protocol):
     def unsubscribe(self, token: str) -> Left: ...
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family: its name, ``counter`` or ``gauge``, a help line and its samples."""
+
+    name: str
+    kind: str
+    help: str
+    samples: tuple[tuple[Labels, float], ...]
+
+
+class Monitor(Protocol):
+    """The service's health and counts; the pipeline provides it from the store."""
+
+    def health(self) -> tuple[bool, dict[str, object]]: ...
+    def metrics(self) -> Sequence[Metric]: ...
+
+
+def render_metrics(metrics: Sequence[Metric]) -> str:
+    """The Prometheus text exposition format (0.0.4) of ``metrics``."""
+    lines = []
+    for metric in metrics:
+        lines.append(f"# HELP {metric.name} {_escape(metric.help, help_text=True)}")
+        lines.append(f"# TYPE {metric.name} {metric.kind}")
+        for labels, value in metric.samples:
+            shown = ",".join(f'{key}="{_escape(text)}"' for key, text in labels)
+            lines.append(f"{metric.name}{{{shown}}} {_number(value)}".replace("{}", ""))
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str, help_text: bool = False) -> str:
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return text if help_text else text.replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 class WebServer:
     """The endpoint on ``host:port``; ``path`` is where unsubscribe requests come."""
 
     def __init__(
-        self, unsubscriber: Unsubscriber, host: str, port: int, path: str, title: str
+        self,
+        unsubscriber: Unsubscriber,
+        host: str,
+        port: int,
+        path: str,
+        title: str,
+        monitor: Monitor | None = None,
     ) -> None:
-        handler = _handler(unsubscriber, "/" + path.strip("/"), title)
+        handler = _handler(unsubscriber, "/" + path.strip("/"), title, monitor)
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
 
@@ -67,7 +124,7 @@ class WebServer:
 
 
 def _handler(
-    unsubscriber: Unsubscriber, path: str, title: str
+    unsubscriber: Unsubscriber, path: str, title: str, monitor: Monitor | None
 ) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "bulletin"
@@ -75,7 +132,11 @@ def _handler(
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/health":
-                self._send(HTTPStatus.OK, "ok\n", "text/plain")
+                self._health()
+                return
+            if url.path == "/metrics" and monitor is not None:
+                body = render_metrics(monitor.metrics())
+                self._send(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
                 return
             if url.path.rstrip("/") != path:
                 self._page(HTTPStatus.NOT_FOUND, "Not found", "There is nothing here.")
@@ -114,6 +175,18 @@ def _handler(
                 "Unsubscribed",
                 f"<strong>{html.escape(left.address)}</strong> will get no more of {title}.",
             )
+
+        def _health(self) -> None:
+            if monitor is None:
+                self._send(HTTPStatus.OK, "ok\n", "text/plain")
+                return
+            try:
+                healthy, details = monitor.health()
+            except Exception as error:  # the store is unreachable: that is the answer
+                healthy, details = False, {"state": "error", "error": str(error)}
+            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+            body = json.dumps(details, default=str, ensure_ascii=False, indent=1) + "\n"
+            self._send(status, body, "application/json")
 
         def _invalid(self) -> None:
             self._page(

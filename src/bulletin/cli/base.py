@@ -3,14 +3,17 @@
 This is the one place that prints results and picks exit codes: 0 when all went well, 1 when
 something was skipped or failed (the rest was still done), 2 for a bad config or bad usage.
 ``BulletinError``s become a message and a hint here; ``--debug`` shows the traceback instead.
+Log lines (``bulletin serve``, ``run --once``) go to stderr, one per line, as key=value pairs
+or JSON (``--log-format``), each with the id of its run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,11 +67,96 @@ def _fail(error: BulletinError) -> NoReturn:
     help=f"Config file [default: ./{CONFIG_NAME} if present, else built-in defaults].",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="BULLETIN_LOG_FORMAT",
+    show_default=True,
+    help="Log lines on stderr as key=value text or JSON.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    envvar="BULLETIN_LOG_LEVEL",
+    show_default=True,
+    help="The least important log lines shown.",
+)
 @click.version_option(__version__, prog_name="bulletin")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+def main(
+    ctx: click.Context, config_path: Path | None, debug: bool, log_format: str, log_level: str
+) -> None:
     """Collect a newsroom's items, publish feeds, and mail the daily digest."""
     ctx.obj = Context(config_path, debug)
+    setup_logging(log_format, "debug" if debug else log_level)
+
+
+# --- logging ------------------------------------------------------------------------------
+
+# The attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+class LineFormatter(logging.Formatter):
+    """One line per record: ``time level logger message`` and its fields, as text or JSON.
+
+    Fields come from ``extra={"fields": {...}}`` (the pipeline's ``RunLog`` puts the run id
+    there); fields whose value is None are left out.
+    """
+
+    def __init__(self, as_json: bool) -> None:
+        super().__init__()
+        self.as_json = as_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None) or {}
+        fields.update({k: v for k, v in extra.items() if v is not None})
+        fields.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k != "fields"}
+        )
+        if record.exc_info:
+            fields["error"] = self.formatException(record.exc_info)
+        if self.as_json:
+            return json.dumps(fields, default=str, ensure_ascii=False)
+        return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+
+
+def _logfmt(value: Any) -> str:
+    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+    if text and not any(c in text for c in ' ="\\\n') and text.isprintable():
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def setup_logging(log_format: str = "text", level: str = "info") -> None:
+    """Send log lines to stderr in ``log_format``: bulletin's from ``level`` on, the libraries'
+    warnings and errors (their INFO is chatty: SQLAlchemy's is every statement). Calling it
+    again replaces the handler."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _Stderr):
+            root.removeHandler(handler)
+    handler = _Stderr()
+    handler.setFormatter(LineFormatter(log_format == "json"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("bulletin").setLevel(level.upper())
 
 
 pass_state = click.make_pass_decorator(Context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -200,14 +201,38 @@ def _print_send(report: pipeline.SendReport) -> None:
 
 
 @main.command()
-@click.option("--date", "day", help="The digest's day [default: the latest].", **_DATE)  # type: ignore[arg-type]
+@click.option("--date", "day", help="Only the deliveries of this digest's day.", **_DATE)  # type: ignore[arg-type]
+@click.option("--json", "as_json", is_flag=True, help="Print the service's state as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when all is well.")
+@click.option(
+    "--health",
+    is_flag=True,
+    help="Exit 0 unless stale, whatever single deliveries did (for container health checks).",
+)
 @pass_state
-def status(state: Context, day: date | None) -> None:
-    """Show what became of each recipient's digest; exit code 1 unless all were sent."""
-    found = pipeline.day_status(state.config(), day)
-    if found.day is None:
-        click.echo("no digest has been sent yet")
+def status(state: Context, day: date | None, as_json: bool, quiet: bool, health: bool) -> None:
+    """Show how the service is doing: runs, next times, digests and deliveries.
+
+    Exit code 0 when all is well; 1 when something needs a look (the last run partial or
+    failed, copies failed, unknown or deferred, a digest not finished); 3 when stale (a
+    digest overdue, or `bulletin serve` running but not doing its step). With --date, that
+    day's deliveries, each that was not sent, and exit code 1 unless all were sent.
+    """
+    config = state.config()
+    if day is not None:
+        _day_status(config, day)
         return
+    found = pipeline.service_status(config)
+    code = (3 if found.state == "stale" else 0) if health else found.exit_code
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=1, ensure_ascii=False))
+    elif not quiet or code:
+        _print_status(config, found)
+    sys.exit(code)
+
+
+def _day_status(config: Config, day: date) -> None:
+    found = pipeline.day_status(config, day)
     total = sum(found.counts.values())
     click.secho(f"digest of {found.day}: {total} recipients", bold=True)
     click.echo("  " + ", ".join(f"{n} {s}" for s, n in found.counts.items()))
@@ -215,6 +240,54 @@ def status(state: Context, day: date | None) -> None:
         when = f", next try {row.next_attempt:%Y-%m-%d %H:%M} UTC" if row.next_attempt else ""
         click.echo(f"  {row.status:8} {row.address}  ({row.attempts} attempts{when}) {row.reply}")
     sys.exit(0 if found.ok else 1)
+
+
+def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
+    zone, schedule = config.site.zone, config.schedule
+
+    def local(moment: datetime | None) -> str:
+        return "-" if moment is None else f"{moment.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+    colour = {"ok": "green", "attention": "yellow", "stale": "red"}[found.state]
+    click.secho(f"bulletin status ({config.file}) at {local(found.now)}: ", bold=True, nl=False)
+    click.secho(found.state, fg=colour, bold=True)
+    click.echo(f"  serve      {'running (' + found.serve + ')' if found.serve else 'not running'}")
+    if found.working:
+        click.echo(f"  working    {found.working}")
+    click.echo(
+        f"  schedule   collect every {schedule.collect_every_minutes} min, next "
+        f"{local(found.next_collect)} (serve); digest at {schedule.digest_at}, next due "
+        f"{local(found.next_digest)}; catch_up {schedule.catch_up} "
+        f"(at most {schedule.max_catch_up_days} days)"
+    )
+    for run in found.runs:
+        counts = ", ".join(
+            f"{run.summary[key]} {label}"
+            for key, label in (("items_new", "new items"), ("sent", "sent"), ("failed", "failed"))
+            if run.summary.get(key)
+        )
+        click.echo(
+            f"  run #{run.id:<5}{run.command} {local(run.started)} {run.outcome}"
+            + (f" ({counts})" if counts else "")
+            + (f" [{run.key}]" if run.key else "")
+        )
+    if found.last_success is not None and found.runs and found.last_success.id != found.runs[0].id:
+        click.echo(f"  last ok    run #{found.last_success.id} {local(found.last_success.started)}")
+    if found.digests:
+        click.echo(
+            "  digests    "
+            + "; ".join(
+                f"{d.day} {d.status}" + (f" in {d.filed_under}" if d.status == "covered" else "")
+                for d in found.digests
+            )
+        )
+    if found.ledger_day is not None:
+        counts = ", ".join(f"{n} {s}" for s, n in found.ledger.items() if n) or "none"
+        click.echo(f"  ledger     digest of {found.ledger_day}: {counts}")
+    for problem in found.problems:
+        click.secho(f"  attention  {problem}", fg="yellow")
+    for problem in found.stale:
+        click.secho(f"  stale      {problem}", fg="red")
 
 
 @main.command("unsubscribe")

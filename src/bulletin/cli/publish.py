@@ -1,4 +1,4 @@
-"""Commands that collect and publish: collect, run."""
+"""Commands that collect and publish: collect, run (and run --once, the scheduled step)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bulletin import pipeline
+from bulletin.cli import serve
 from bulletin.cli.base import (
     Context,
     item_json,
@@ -64,14 +65,93 @@ def collect(state: Context, paths: tuple[Path, ...], as_json: bool, dry_run: boo
     help="The day to publish [default: today in the site's time zone].",
 )
 @click.option("--dry-run", is_flag=True, help="Do everything but write, store or send nothing.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Do what is due now, as `bulletin serve` does at each tick (for cron and timers).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another run working on the store before giving up.",
+)
 @pass_state
-def run(state: Context, day: date | None, dry_run: bool) -> None:
-    """Collect, write the feeds, render the day's digest and deliver it."""
+def run(state: Context, day: date | None, dry_run: bool, once: bool, wait: float) -> None:
+    """Collect, write the feeds, render the day's digest and deliver it.
+
+    With --once: collect and publish, finish or retry earlier deliveries, and send the
+    digests due by the schedule (catching up after downtime), as one tick of `bulletin
+    serve`; --date then sends that day's digest now unless it was sent. Exit code 75 when
+    another run kept the store busy for --wait seconds.
+    """
     config = state.config()
-    report = pipeline.run_day(config, day, dry_run=dry_run)
+    if once:
+        stop = pipeline.Stop()
+        serve.stop_on_signals(stop)
+        step = pipeline.reconcile(config, day=day, dry_run=dry_run, stop=stop, wait=wait)
+        report_problems(step.collected.problems)
+        _print_step(config, step)
+        sys.exit(0 if step.outcome == "ok" else 1)
+    report = pipeline.run_day(config, day, dry_run=dry_run, wait=wait)
     report_problems(report.collected.problems)
     _print_run(config, report)
     sys.exit(0 if report.ok else 1)
+
+
+def _print_step(config: Config, step: pipeline.ReconcileReport) -> None:
+    zone = config.site.zone
+    local = step.now.astimezone(zone)
+    click.secho(
+        f"bulletin run --once at {local:%A %Y-%m-%d %H:%M %Z} ({config.file}), run {step.key}"
+        + ("  [dry run: nothing written]" if step.dry_run else ""),
+        bold=True,
+    )
+    c = step.collected
+    click.echo(
+        f"  collected  {len(c.read)} items: {len(c.saved.new)} new, {len(c.saved.updated)} "
+        f"updated, {len(c.saved.unchanged)} unchanged, {len(c.skipped)} skipped"
+    )
+    if step.feeds is not None:
+        would = "would be " if step.dry_run else ""
+        click.echo(
+            f"  feeds      {len(step.feeds.written)} {would}written, "
+            f"{len(step.feeds.unchanged)} unchanged"
+        )
+    for label, results in (("finished", step.finished), ("digest", step.digests)):
+        for result in results:
+            click.echo(f"  {label:10} {_result_line(result)}")
+    if step.plan.dropped:
+        click.echo(f"  dropped    {', '.join(map(str, step.plan.dropped))} (catch_up: none)")
+    if step.backfilled:
+        click.echo(f"  web copies {', '.join(map(str, step.backfilled))} (missed days)")
+    if step.next_digest is not None and not step.stopped:
+        when = step.next_digest.astimezone(zone)
+        click.echo(f"  next       digest due {when:%Y-%m-%d %H:%M %Z}")
+    if step.stopped:
+        click.secho("  stopped    before finishing: the next run goes on from here", fg="yellow")
+
+
+def _result_line(result: pipeline.DigestResult) -> str:
+    days = result.days
+    covers = f" (covers {days[0]} to {days[-1]})" if len(days) > 1 else ""
+    text = f"{result.day}{covers}: "
+    if result.status == "empty":
+        return text + "no items, not sent"
+    if result.status == "would send":
+        return text + f"{result.items} items, would go to {len(result.recipients)} recipients"
+    if result.error:
+        return text + f"not sent: {result.error}"
+    sent = result.send
+    counts = (
+        f"{sent.sent} sent, {sent.deferred} deferred, {sent.failed} failed, {sent.unknown} unknown"
+        if sent
+        else "not started"
+    )
+    cut = "; cut short, the next run finishes it" if result.status == "sending" else ""
+    return text + (f"{result.items} items; " if result.items else "") + counts + cut
 
 
 def _print_run(config: Config, report: pipeline.RunReport) -> None:

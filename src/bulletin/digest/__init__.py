@@ -6,6 +6,7 @@ Usage::
     digest = build_digest(day, items, index.order_key)
     rendered = render_digest(digest, site, RenderOptions(feed_links=links))
     rendered.html, rendered.text   # the unsubscribe link is still UNSUBSCRIBE_TOKEN
+    missed = render_catch_up(days, [digest_of_each_day, ...], site, options)  # after downtime
     page = render_web_copy(digest, site, options)       # feeds/digests/YYYY-MM-DD.html
     archive = render_index(site, days, options)         # feeds/digests/index.html
 
@@ -23,14 +24,16 @@ from bulletin.digest.render import (
     RenderedDigest,
     RenderOptions,
     format_day,
+    format_days,
     html_size,
+    render_catch_up,
     render_digest,
     render_index,
     render_web_copy,
     web_copy_path,
 )
 from bulletin.digest.theme import KEEP_CSS_LIMIT, TEXT_WIDTH, default_templates_dir, wrap
-from bulletin.digest.views import Cut, Entry, SectionView, build_digest
+from bulletin.digest.views import Cut, DayView, Entry, SectionView, build_digest
 
 __all__ = [
     "INDEX_PATH",
@@ -40,6 +43,7 @@ __all__ = [
     "TEXT_WIDTH",
     "UNSUBSCRIBE_TOKEN",
     "Cut",
+    "DayView",
     "Entry",
     "Labels",
     "RenderOptions",
@@ -48,9 +52,11 @@ __all__ = [
     "build_digest",
     "default_templates_dir",
     "format_day",
+    "format_days",
     "html_size",
     "inline_css",
     "labels_for",
+    "render_catch_up",
     "render_digest",
     "render_index",
     "render_web_copy",

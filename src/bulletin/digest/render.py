@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 
 from bulletin.digest import theme
 from bulletin.digest.inline import inline_css
 from bulletin.digest.labels import Labels, labels_for
-from bulletin.digest.views import FULL, Cut, preheader, sections_at
+from bulletin.digest.views import FULL, Cut, days_at, preheader
 from bulletin.errors import PublishError
 from bulletin.model import Digest, Site
 
@@ -76,6 +76,31 @@ def render_digest(
     return RenderedDigest(digest.day, page.subject, html, text, shortened=cut.describe(total))
 
 
+def render_catch_up(
+    covered: Sequence[date],
+    parts: Sequence[Digest],
+    site: Site,
+    options: RenderOptions | None = None,
+) -> RenderedDigest:
+    """One digest for several days after downtime, filed under the last of ``covered``.
+
+    ``parts`` are the days that have items, oldest first, each grouped by category as
+    ``build_digest`` makes it; the email shows them under a heading per day, its date is the
+    span of ``covered``, and its "view in browser" link goes to the archive, which lists
+    each day's web copy. A single covered day is the ordinary digest.
+    """
+    options = options or RenderOptions()
+    if len(covered) == 1:
+        return render_digest(parts[0] if parts else Digest(covered[0], ()), site, options)
+    whole = Digest(covered[-1], tuple(s for part in parts for s in part.sections))
+    page = Page(whole, site, options, parts=tuple(parts), span=(covered[0], covered[-1]))
+    cut, html = _fit(page, options.max_html_bytes)
+    text = theme.tidy_text(theme.render(page.env, theme.TEXT_TEMPLATE, page.context(cut)))
+    return RenderedDigest(
+        whole.day, page.subject, html, text, shortened=cut.describe(len(whole.items))
+    )
+
+
 def render_web_copy(digest: Digest, site: Site, options: RenderOptions | None = None) -> str:
     """The digest's page on the site: every item in full, no unsubscribe link, a link to
     the archive instead of "view in browser"."""
@@ -100,20 +125,43 @@ def render_index(site: Site, days: Sequence[date], options: RenderOptions | None
 
 
 class Page:
-    """What every rendering of one digest shares: the theme, the subject, the context."""
+    """What every rendering of one digest shares: the theme, the subject, the context.
 
-    def __init__(self, digest: Digest, site: Site, options: RenderOptions) -> None:
+    A catch-up digest has ``parts``, one digest per day with items, and the ``span`` of days
+    it covers; ``digest`` then holds all their sections, in order.
+    """
+
+    def __init__(
+        self,
+        digest: Digest,
+        site: Site,
+        options: RenderOptions,
+        parts: tuple[Digest, ...] = (),
+        span: tuple[date, date] | None = None,
+    ) -> None:
         self.digest, self.site, self.options = digest, site, options
+        self.parts = parts or (digest,)
+        self.catch_up = span is not None
         self.env = theme.environment(options.templates_dir)
         self.labels = labels_for(site.language)
-        self.date_text = format_day(digest.day, site.language)
+        if span is None:
+            self.date_text = format_day(digest.day, site.language)
+            self.web_url = site.url(web_copy_path(digest.day))
+        else:
+            self.date_text = format_days(*span, site.language)
+            self.web_url = site.url(INDEX_PATH)
         self.subject = _subject(options.subject, site, self.date_text)
-        self.web_url = site.url(web_copy_path(digest.day))
         self.keep_css = theme.keep_css(self.env)
         self.inline_css = theme.source(self.env, theme.INLINE_CSS)
 
     def context(self, cut: Cut, web: bool = False) -> dict[str, Any]:
         """The variables the templates see (documented at the top of digest.html.j2)."""
+        if self.catch_up:
+            urls = [self.site.url(web_copy_path(part.day)) for part in self.parts]
+            texts = [format_day(part.day, self.site.language) for part in self.parts]
+        else:
+            urls, texts = [self.web_url], [self.date_text]
+        days = days_at(self.parts, self.labels, urls, texts, cut)
         return {
             "digest": self.digest,
             "site": self.site,
@@ -121,7 +169,9 @@ class Page:
             "subject": self.subject,
             "date_text": self.date_text,
             "preheader": preheader(self.digest, self.labels),
-            "sections": sections_at(self.digest, self.labels, self.web_url, cut),
+            "sections": [section for day in days for section in day.sections],
+            "days": days,
+            "catch_up": self.catch_up,
             "web": web,
             "web_url": self.web_url,
             "index_url": self.site.url(INDEX_PATH),
@@ -188,6 +238,13 @@ def format_day(day: date, language: str) -> str:
             hint='use a language tag Babel knows, such as "en", "en-GB" or "ar"',
         ) from error
     return str(format_date(day, format="full", locale=locale))
+
+
+def format_days(first: date, last: date, language: str) -> str:
+    """A span of days written out in ``language`` ("Nov 24 – 26, 2026"), with Babel."""
+    format_day(last, language)  # the same clear error for a language Babel does not know
+    locale = Locale.parse(language.replace("-", "_"))
+    return str(format_interval(first, last, skeleton="yMMMd", locale=locale))
 
 
 def _subject(template: str, site: Site, date_text: str) -> str:

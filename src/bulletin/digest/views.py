@@ -8,7 +8,7 @@ copy, which the entry's ``url`` and the section's ``url`` point at.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from html.parser import HTMLParser
@@ -107,6 +107,40 @@ def sections_at(digest: Digest, site_labels: Labels, web_url: str, cut: Cut) -> 
         more = len(section.items) - len(entries)
         url = f"{web_url}#{anchor}"
         views.append(SectionView(section.category, anchor, tuple(entries), more, url))
+    return views
+
+
+@dataclass(frozen=True)
+class DayView:
+    """One day of a digest: in a catch-up digest covering several, its heading and sections."""
+
+    day: date
+    date_text: str
+    anchor: str
+    sections: tuple[SectionView, ...]
+
+
+def days_at(
+    parts: Sequence[Digest],
+    site_labels: Labels,
+    web_urls: Sequence[str],
+    date_texts: Sequence[str],
+    cut: Cut,
+) -> list[DayView]:
+    """Each day's sections under ``cut``, whose ``keep`` counts items across all the days.
+
+    With several days, sections get the day in their anchor, so that ids stay unique in the
+    email; their links still point at the section in that day's web copy.
+    """
+    left = sum(len(part.items) for part in parts) if cut.keep is None else cut.keep
+    views = []
+    for part, web_url, date_text in zip(parts, web_urls, date_texts, strict=True):
+        sections = sections_at(part, site_labels, web_url, Cut(cut.excerpt, max(left, 0)))
+        left -= sum(len(section.entries) for section in sections)
+        if len(parts) > 1:
+            day = part.day.isoformat()
+            sections = [replace(s, anchor=f"{s.anchor}-{day}") for s in sections]
+        views.append(DayView(part.day, date_text, f"day-{part.day.isoformat()}", tuple(sections)))
     return views
 
 

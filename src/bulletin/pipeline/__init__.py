@@ -3,6 +3,8 @@
 The pipeline passes data between the stages (sources, store, feeds, digest, delivery), which
 never import each other. Every function takes the clock it may read, so tests can move time.
 A dry run reads and builds everything but writes nothing: not the store, not a file, no mail.
+``run_day`` does one given day now (``bulletin run``); ``reconcile`` does whatever the clock
+and the store say is due (``bulletin serve``, ``bulletin run --once``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from bulletin.pipeline.common import (
     system_clock,
     today,
 )
-from bulletin.pipeline.digesting import digest_and_deliver, render_day, web_copy_path
+from bulletin.pipeline.digesting import (
+    digest_and_deliver,
+    render_day,
+    render_days,
+    web_copy_path,
+)
+from bulletin.pipeline.health import Monitor, ServiceStatus, service_status
 from bulletin.pipeline.mailing import (
     DayStatus,
     ImportReport,
@@ -37,7 +45,19 @@ from bulletin.pipeline.mailing import (
     send_day,
     unsubscribe,
 )
+from bulletin.pipeline.planning import DigestPlan, Plan, next_collect, next_digest, plan_digests
 from bulletin.pipeline.publishing import FeedsReport, feed_categories, feed_links, publish_feeds
+from bulletin.pipeline.reconcile import (
+    RUN_LOCK,
+    SERVE_LOCK,
+    DigestResult,
+    ReconcileReport,
+    RunLog,
+    Stop,
+    reconcile,
+    serve_lock,
+    store_lock,
+)
 from bulletin.pipeline.sending import (
     SendReport,
     config_entries,
@@ -73,11 +93,19 @@ def run_day(
     day: date | None = None,
     dry_run: bool = False,
     clock: Clock = system_clock,
+    wait: float = 0.0,
 ) -> RunReport:
-    """Collect, publish the feeds, and render and deliver the digest of ``day`` (default today)."""
+    """Collect, publish the feeds, and render and deliver the digest of ``day`` (default today).
+
+    Waits up to ``wait`` seconds for another runner of the store (``Busy`` after that). The
+    day is recorded as settled, so ``bulletin serve`` does not plan it again.
+    """
     day = day or today(config, clock)
     store = open_store(config, dry_run)
+    lock = None if dry_run else store_lock(config, store, RUN_LOCK, "run")
     try:
+        if lock is not None:
+            lock.acquire(wait)
         run_id = None if dry_run else store.start_run("run", day, clock())
         collected = collect(config, store, dry_run=dry_run, clock=clock)
         view: ItemView = (
@@ -90,10 +118,15 @@ def run_day(
         report = RunReport(day, dry_run, collected, published, daily)
         if not dry_run and not daily.skipped:
             report.ledger = store.ledger.counts(day)
+            store.digests.record([day], "sent", clock(), "run")
+        elif not dry_run and store.digests.get(day) is None:
+            store.digests.record([day], "empty", clock(), "run")
         if run_id is not None:
             store.finish_run(run_id, "ok" if report.ok else "partial", summary(report), clock())
         return report
     finally:
+        if lock is not None:
+            lock.release()
         store.close()
 
 
@@ -112,16 +145,26 @@ def summary(report: RunReport) -> dict[str, object]:
 
 
 __all__ = [
+    "RUN_LOCK",
+    "SERVE_LOCK",
     "Clock",
     "CollectReport",
     "DayStatus",
+    "DigestPlan",
     "DigestReport",
+    "DigestResult",
     "DryRunView",
     "FeedsReport",
     "ImportReport",
     "ItemView",
+    "Monitor",
+    "Plan",
+    "ReconcileReport",
+    "RunLog",
     "RunReport",
     "SendReport",
+    "ServiceStatus",
+    "Stop",
     "Unsubscribed",
     "Unsubscriber",
     "category_index",
@@ -135,15 +178,23 @@ __all__ = [
     "feed_categories",
     "feed_links",
     "import_csv",
+    "next_collect",
+    "next_digest",
     "open_store",
+    "plan_digests",
     "publish_feeds",
     "read_settings",
     "read_sources",
     "recipients_of",
+    "reconcile",
     "render_day",
+    "render_days",
     "run_day",
     "send_day",
+    "serve_lock",
+    "service_status",
     "site_of",
+    "store_lock",
     "summary",
     "system_clock",
     "today",

@@ -1,10 +1,10 @@
 """The day's digest: render it once, write its web copy and the archive page, hand it to
-delivery."""
+delivery. After downtime, one catch-up digest may cover several days (``render_days``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -70,6 +70,27 @@ def render_day(
     built = build_day(config, view, day, categories)
     rendered = digest.render_digest(built, site_of(config), render_options(config, view))
     return len(built.items), rendered
+
+
+def build_days(
+    config: Config, view: ItemView, days: Sequence[date], categories: frozenset[str] | None = None
+) -> list[Digest]:
+    """The digests of those of ``days`` that have items (of ``categories``), oldest first."""
+    built = [build_day(config, view, day, categories) for day in sorted(days)]
+    return [one for one in built if not one.is_empty]
+
+
+def render_days(
+    config: Config, view: ItemView, days: Sequence[date], categories: frozenset[str] | None = None
+) -> tuple[int, digest.RenderedDigest]:
+    """The digest covering ``days`` (several after downtime), filed under the last; also how
+    many items it holds. Days without items are left out of it."""
+    if len(days) == 1:
+        return render_day(config, view, days[0], categories)
+    parts = build_days(config, view, days, categories)
+    options = render_options(config, view)
+    rendered = digest.render_catch_up(sorted(days), parts, site_of(config), options)
+    return sum(len(part.items) for part in parts), rendered
 
 
 def write_web_copy(config: Config, view: ItemView, built: Digest) -> Path:

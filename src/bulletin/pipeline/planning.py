@@ -14,6 +14,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 CatchUp = Literal["one", "each", "none"]
+# How far back missed days get their web copies after a long downtime.
+BACKFILL_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,52 @@ def plan_digests(
 
     ``one``: a single digest covering every missed day and the latest; ``each``: one digest
     per day; ``none``: only the latest day, the missed ones dropped. Missed days always get
-    their feeds and web copies backfilled.
+    their feeds and web copies backfilled, also those beyond ``max_days`` (up to a year),
+    which no digest covers: they are dropped.
     """
     last_sent = max(sent, default=None)
     days = due_days(now, at, zone, last_sent, max_days)
     if not days:
         return Plan()
+    beyond: tuple[date, ...] = ()
+    if last_sent is not None:
+        first = max(last_sent + timedelta(days=1), days[0] - timedelta(days=BACKFILL_DAYS))
+        beyond = tuple(first + timedelta(days=n) for n in range((days[0] - first).days))
     missed = tuple(days[:-1])
     if catch_up == "each":
-        return Plan(tuple(DigestPlan((day,)) for day in days), backfill=missed)
+        digests = tuple(DigestPlan((day,)) for day in days)
+        return Plan(digests, backfill=beyond + missed, dropped=beyond)
     if catch_up == "none":
-        return Plan((DigestPlan((days[-1],)),), backfill=missed, dropped=missed)
-    return Plan((DigestPlan(tuple(days)),), backfill=missed)
+        latest = (DigestPlan((days[-1],)),)
+        return Plan(latest, backfill=beyond + missed, dropped=beyond + missed)
+    return Plan((DigestPlan(tuple(days)),), backfill=beyond + missed, dropped=beyond)
+
+
+def next_digest(now: datetime, at: time, zone: ZoneInfo, settled: date | None) -> datetime:
+    """When (in UTC) the next digest not yet settled falls due after ``now``; a missed one is
+    due now, and ``plan_digests`` says which."""
+    day = now.astimezone(zone).date()
+    if settled is not None and settled >= day:
+        day = settled + timedelta(days=1)
+    while digest_instant(day, at, zone) <= now:
+        day += timedelta(days=1)
+    return digest_instant(day, at, zone).astimezone(ZoneInfo("UTC"))
+
+
+def collect_anchor(now: datetime, zone: ZoneInfo) -> datetime:
+    """Local midnight of ``now``'s day: collecting every N minutes counts from it, so the
+    times are the same whenever the service started (00:00, 00:30, ... for 30)."""
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
+    return midnight.astimezone(ZoneInfo("UTC")).astimezone(zone)  # a midnight in a DST gap
+
+
+def next_collect(now: datetime, zone: ZoneInfo, every_minutes: int) -> datetime:
+    """The first collecting time after ``now``, counted from local midnight in elapsed time;
+    in UTC, where subtracting two of them gives the time between."""
+    utc = ZoneInfo("UTC")
+    # In UTC, so that adding and subtracting count elapsed time, not wall-clock time.
+    anchor, now = collect_anchor(now, zone).astimezone(utc), now.astimezone(utc)
+    step = timedelta(minutes=every_minutes)
+    steps = (now - anchor) // step + 1
+    return anchor + steps * step

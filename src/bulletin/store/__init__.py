@@ -1,12 +1,15 @@
 """The database: items, runs, the mailing list and the delivery ledger (SQLAlchemy Core).
 
-``Store`` opens it and keeps its schema up to date; ``Store.recipients`` is the mailing list
-and ``Store.ledger`` the record of every digest copy sent. The only package importing
+``Store`` opens it and keeps its schema up to date; ``Store.recipients`` is the mailing list,
+``Store.ledger`` the record of every digest copy sent, ``Store.digests`` what became of each
+day's digest, and ``Store.lock`` the file locks that keep runners apart. The only package importing
 SQLAlchemy.
 """
 
 from bulletin.store.database import RunRecord, SaveReport, Store
+from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
 from bulletin.store.ledger import STATES, Delivery, Issue, Ledger, Outcome
+from bulletin.store.locks import Busy, FileLock, lock_holder
 from bulletin.store.recipients import (
     STATUSES,
     Entry,
@@ -23,6 +26,7 @@ from bulletin.store.schema import (
     MIGRATIONS,
     UtcDateTime,
     deliveries,
+    digests,
     issues,
     items,
     ledger,
@@ -34,12 +38,17 @@ from bulletin.store.schema import (
 )
 
 __all__ = [
+    "DIGEST_STATES",
     "LATEST_VERSION",
     "MIGRATIONS",
     "STATES",
     "STATUSES",
+    "Busy",
     "Delivery",
+    "DigestDay",
+    "DigestLog",
     "Entry",
+    "FileLock",
     "Issue",
     "Ledger",
     "MergeReport",
@@ -53,9 +62,11 @@ __all__ = [
     "categories_text",
     "check_name",
     "deliveries",
+    "digests",
     "issues",
     "items",
     "ledger",
+    "lock_holder",
     "metadata",
     "normalize_address",
     "parse_categories",

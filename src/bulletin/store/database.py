@@ -24,7 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from bulletin.errors import StoreError
 from bulletin.model import Category, Item
 from bulletin.store.connect import open_engine, sqlite_file, transaction
+from bulletin.store.digests import DigestLog
 from bulletin.store.ledger import Ledger
+from bulletin.store.locks import FileLock
 from bulletin.store.recipients import Recipients
 from bulletin.store.schema import (
     LATEST_VERSION,
@@ -62,6 +64,7 @@ class RunRecord:
     finished: datetime | None
     outcome: str
     summary: dict[str, Any]
+    key: str = ""  # the id its log lines carry
 
 
 class Store:
@@ -72,6 +75,7 @@ class Store:
         self.engine = open_engine(url)
         self.recipients = Recipients(self.engine)
         self.ledger = Ledger(self.engine, sqlite_file(url))
+        self.digests = DigestLog(self.engine)
 
     @classmethod
     def open(cls, url: str, upgrade: bool = True) -> Store:
@@ -84,6 +88,20 @@ class Store:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    def lock(self, name: str, label: str, folder: Path | None = None) -> FileLock | None:
+        """The store's lock ``name`` (not taken yet), written to say ``label`` holds it.
+
+        It lives beside a SQLite file; for a database server, in ``folder`` (which then
+        keeps apart only the processes of one machine). None for a store in memory, which no
+        other process can reach.
+        """
+        database = sqlite_file(self.url)
+        if database is not None:
+            return FileLock(database.with_name(f"{database.name}.{name}-lock"), label)
+        if self.engine.dialect.name == "sqlite" or folder is None:
+            return None
+        return FileLock(folder / f"bulletin.{name}-lock", label)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine)
@@ -275,43 +293,72 @@ class Store:
 
     # --- runs ----------------------------------------------------------------------------
 
-    def start_run(self, command: str, day: date | None, now: datetime) -> int:
-        """Record that a run began; returns its id."""
+    def start_run(self, command: str, day: date | None, now: datetime, key: str = "") -> int:
+        """Record that a run began; returns its id. ``key``: the id its log lines carry."""
         with self._begin() as connection:
             result = connection.execute(
                 insert(runs).values(
-                    command=command, day=day, started=now, outcome="running", summary="{}"
+                    command=command,
+                    day=day,
+                    started=now,
+                    outcome="running",
+                    summary="{}",
+                    run_key=key or None,
                 )
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            return int(inserted[0])
 
     def finish_run(self, run_id: int, outcome: str, summary: dict[str, Any], now: datetime) -> None:
-        """Record how a run ended."""
+        """Record how a run ended; its ``items_new`` and ``feeds_written`` also in columns,
+        for metrics to add up."""
         with self._begin() as connection:
             connection.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(finished=now, outcome=outcome, summary=json.dumps(summary, default=str))
+                .values(
+                    finished=now,
+                    outcome=outcome,
+                    summary=json.dumps(summary, default=str),
+                    items_new=summary.get("items_new"),
+                    feeds_written=summary.get("feeds_written"),
+                )
             )
 
-    def last_runs(self, limit: int = 10) -> list[RunRecord]:
-        """The most recent runs, newest first."""
+    def last_runs(self, limit: int = 10, outcome: str | None = None) -> list[RunRecord]:
+        """The most recent runs (that ended with ``outcome``, if given), newest first."""
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if outcome is not None:
+            query = query.where(runs.c.outcome == outcome)
         with self._begin() as connection:
-            return [
-                RunRecord(
-                    id=row.id,
-                    command=row.command,
-                    day=row.day,
-                    started=row.started,
-                    finished=row.finished,
-                    outcome=row.outcome,
-                    summary=json.loads(row.summary),
-                )
-                for row in connection.execute(query)
-            ]
+            return [_run(row) for row in connection.execute(query)]
+
+    def run_totals(self) -> dict[str, int]:
+        """Items stored new and feed files written by every run, and runs by outcome."""
+        sums = select(func.sum(runs.c.items_new), func.sum(runs.c.feeds_written))
+        outcomes = select(runs.c.outcome, func.count()).group_by(runs.c.outcome)
+        with self._begin() as connection:
+            items_new, feeds_written = connection.execute(sums).one()
+            totals = {f"runs_{outcome}": int(n) for outcome, n in connection.execute(outcomes)}
+        return {
+            "items_new": int(items_new or 0),
+            "feeds_written": int(feeds_written or 0),
+            **totals,
+        }
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        command=row.command,
+        day=row.day,
+        started=row.started,
+        finished=row.finished,
+        outcome=row.outcome,
+        summary=json.loads(row.summary),
+        key=row.run_key or "",
+    )
 
 
 def _row(item: Item, source: str, now: datetime) -> dict[str, Any]:

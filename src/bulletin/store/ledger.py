@@ -250,6 +250,25 @@ class Ledger:
         """The day's rows in some states, by address, a page at a time."""
         return self._pages(ledger.c.day == day, ledger.c.status.in_(statuses))
 
+    def latest_day(self) -> date | None:
+        """The newest day with rows in the ledger."""
+        with transaction(self.engine) as connection:
+            day: date | None = connection.scalar(select(func.max(ledger.c.day)))
+        return day
+
+    def days_due(self, now: datetime) -> list[date]:
+        """The days with rows to send now: pending, or deferred and due; oldest first."""
+        query = select(ledger.c.day).where(_due(now)).distinct().order_by(ledger.c.day)
+        with transaction(self.engine) as connection:
+            return [row.day for row in connection.execute(query)]
+
+    def totals(self) -> dict[str, int]:
+        """How many rows of every day are in each state."""
+        query = select(ledger.c.status, func.count()).group_by(ledger.c.status)
+        with transaction(self.engine) as connection:
+            found = {status: int(n) for status, n in connection.execute(query)}
+        return {state: found.get(state, 0) for state in STATES}
+
     def days(self) -> list[date]:
         """Every day with rows in the ledger, oldest first."""
         query = select(ledger.c.day).distinct().order_by(ledger.c.day)

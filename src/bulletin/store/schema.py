@@ -3,7 +3,8 @@
 Each migration is a step recorded in ``schema_version``; a released step is never edited, a
 change is a new step. Version 1 holds items, runs and the first, simple delivery record;
 version 2 adds the mailing list, the delivery ledger, the frozen content of each digest sent,
-and a few named settings (the store's own unsubscribe key).
+and a few named settings (the store's own unsubscribe key); version 3 records what became of
+each day's digest (so a day is planned once) and gives runs an id for logs and their counts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     literal,
     select,
 )
@@ -99,6 +101,10 @@ runs = Table(
     Column("finished", UtcDateTime),
     Column("outcome", String(20), nullable=False),
     Column("summary", Text, nullable=False),  # JSON: counts and paths of what the run did
+    # Version 3: the id the run's log lines carry, and the counts metrics add up.
+    Column("run_key", String(32)),
+    Column("items_new", Integer),
+    Column("feeds_written", Integer),
 )
 
 # Superseded by ``ledger`` in version 2, which copies its rows; kept for its API and history.
@@ -172,6 +178,26 @@ settings = Table(
 )
 
 
+# --- version 3 ---------------------------------------------------------------------------------
+
+# What became of each day's digest, so that a day is planned once: sending (planned, its
+# ledger may hold work), sent, empty (no items that day), dropped (missed, catch_up: none),
+# covered (its items went out in the catch-up digest filed under ``filed_under``).
+digests = Table(
+    "digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("first_day", Date, nullable=False),  # the oldest day the digest covers
+    Column("filed_under", Date, nullable=False),  # the day whose ledger rows hold its copies
+    Column("run_key", String(32), nullable=False),
+    Column("changed", UtcDateTime, nullable=False),
+    Index("digests_status", "status", "day"),
+)
+
+_RUN_COLUMNS_V3 = ("run_key", "items_new", "feeds_written")
+
+
 def _create_v1(connection: Connection) -> None:
     for table in (items, runs, deliveries):
         table.create(connection)
@@ -214,9 +240,38 @@ def _create_v2(connection: Connection) -> None:
     )
 
 
+def _create_v3(connection: Connection) -> None:
+    digests.create(connection)
+    # ``runs`` is declared with every version's columns, so a store created from version 3
+    # on has them already; an older one gets them added here.
+    present = {column["name"] for column in inspect(connection).get_columns(runs.name)}
+    for name in _RUN_COLUMNS_V3:
+        if name not in present:
+            column = runs.c[name]
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {runs.name} ADD COLUMN {name} {kind}")
+    # Days already in the ledger (sent by `bulletin run` or `send` before) are settled.
+    old = ledger.c
+    days = select(old.day).distinct().subquery()
+    connection.execute(
+        insert(digests).from_select(
+            ["day", "status", "first_day", "filed_under", "run_key", "changed"],
+            select(
+                days.c.day,
+                literal("sent"),
+                days.c.day,
+                days.c.day,
+                literal("schema 3"),
+                literal(datetime.now(UTC), UtcDateTime),
+            ),
+        )
+    )
+
+
 #: The schema's history. Append a step to change the schema; never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "items, runs and deliveries", _create_v1),
     (2, "recipients, the delivery ledger, issues and settings", _create_v2),
+    (3, "the record of each day's digest, run ids and counts", _create_v3),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]

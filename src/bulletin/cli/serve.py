@@ -1,0 +1,138 @@
+"""``bulletin serve``: the long-running service, and the stop signals it shares with ``run``.
+
+The service runs the reconcile step at start-up, every ``schedule.collect_every_minutes`` and
+at ``schedule.digest_at``, in the main thread; with ``schedule.listen`` it also answers
+unsubscribe requests, /health and /metrics. SIGTERM or SIGINT stops it taking new work; a
+message being sent is finished and recorded, then it exits 0. A second ``bulletin serve`` on
+the same store refuses to start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+from urllib.parse import urlsplit
+
+import click
+from pydantic import ValidationError
+
+from bulletin import pipeline, schedule, web
+from bulletin.cli.base import Context, main, pass_state
+from bulletin.config import Config, ScheduleConfig
+from bulletin.errors import BulletinError
+from bulletin.store import Busy
+
+_log = logging.getLogger("bulletin.serve")
+# How long a step waits for a `bulletin run` working on the store before leaving it to the
+# next tick; a stop request ends the wait at once.
+_STEP_WAIT = 60.0
+
+
+def stop_on_signals(stop: pipeline.Stop) -> None:
+    """Make SIGTERM and SIGINT request a clean stop instead of killing the process."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.request()
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, handler)
+
+
+@main.command()
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve unsubscribe, /health and /metrics here [default: schedule.listen].",
+)
+@pass_state
+def serve(state: Context, listen: str | None) -> None:
+    """Run the schedule: collect and publish all day, send each digest at its time.
+
+    After downtime it catches up at start (see schedule.catch_up). Stop it with SIGTERM or
+    ^C: the message being sent is finished first. Exit code 75 when another `bulletin serve`
+    runs on the same store.
+    """
+    config = _with_listen(state.config(), listen)
+    stop = pipeline.Stop()
+    stop_on_signals(stop)
+    lock = pipeline.serve_lock(config)
+    if lock is not None:
+        lock.acquire(wait=2.0)  # `bulletin status` peeks at the lock for an instant
+    server = None
+    try:
+        server = _web_server(config)
+        service = schedule.Service(config)
+        _log.info(
+            "serve started",
+            extra={
+                "fields": {
+                    "pid": os.getpid(),
+                    "zone": config.site.timezone,
+                    "collect_every_minutes": config.schedule.collect_every_minutes,
+                    "digest_at": config.schedule.digest_at,
+                    "catch_up": config.schedule.catch_up,
+                    "listen": config.schedule.listen,
+                }
+            },
+        )
+        service.run(lambda reason: _step(config, stop, reason), lambda: stop.requested)
+    finally:
+        if server is not None:
+            server.shutdown()
+        if lock is not None:
+            lock.release()
+    _log.info("serve stopped", extra={"fields": {"pid": os.getpid()}})
+    sys.exit(0)
+
+
+def _step(config: Config, stop: pipeline.Stop, reason: str) -> None:
+    """One reconcile; its failures are logged and left to the next tick, never fatal."""
+    try:
+        pipeline.reconcile(config, command="serve", stop=stop, wait=_STEP_WAIT, reason=reason)
+    except Busy as error:
+        _log.warning("skipped: " + error.message, extra={"fields": {"reason": reason}})
+    except BulletinError as error:
+        fields = {"reason": reason, "hint": error.hint or None}
+        _log.error(error.message, extra={"fields": fields})
+    except Exception:  # a bug: log it whole and keep serving; the next tick tries again
+        _log.exception("unexpected error", extra={"fields": {"reason": reason}})
+
+
+def _with_listen(config: Config, listen: str | None) -> Config:
+    if listen is None:
+        return config
+    try:
+        checked = ScheduleConfig.model_validate({**config.schedule.model_dump(), "listen": listen})
+    except ValidationError as error:
+        message = error.errors()[0].get("ctx", {}).get("error", error)
+        raise click.BadParameter(str(message), param_hint="--listen") from None
+    return config.model_copy(update={"schedule": checked})
+
+
+def _web_server(config: Config) -> web.WebServer | None:
+    address = config.schedule.listen_address
+    if address is None:
+        return None
+    public = pipeline.unsubscribe_endpoint(config)
+    try:
+        server = web.WebServer(
+            pipeline.Unsubscriber(config),
+            *address,
+            urlsplit(public).path,
+            config.site.title,
+            monitor=pipeline.Monitor(config),
+        )
+    except OSError as error:
+        raise BulletinError(
+            f"cannot listen on {config.schedule.listen}: {error.strerror}",
+            hint="choose another schedule.listen (or --listen), or stop what uses that port",
+        ) from None
+    server.start()
+    host, port = server.address
+    _log.info(
+        "listening", extra={"fields": {"url": f"http://{host}:{port}", "unsubscribe": public}}
+    )
+    return server

@@ -1,0 +1,227 @@
+"""How the service is doing, read from the store: for `bulletin status`, /health and /metrics.
+
+Three states, each with an exit code a health check can use: ``ok`` (0); ``attention`` (1):
+the last run was partial or failed, or some copies of the latest digest failed, are unknown
+or wait for a retry; ``stale`` (3): a digest is overdue, or `bulletin serve` runs but has not
+run its step for too long. Overdue means due for longer than two collecting intervals and
+still not planned, whatever runs bulletin (serve, or cron and `bulletin run --once`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bulletin.config import Config
+from bulletin.pipeline.common import Clock, open_store, system_clock
+from bulletin.pipeline.planning import digest_instant, next_collect, next_digest, plan_digests
+from bulletin.pipeline.reconcile import RUN_LOCK, SERVE_LOCK, store_lock
+from bulletin.store import DigestDay, RunRecord, Store, lock_holder
+from bulletin.web import Metric
+
+EXIT_CODES = {"ok": 0, "attention": 1, "stale": 3}
+
+
+@dataclass
+class ServiceStatus:
+    """The service as the store shows it at ``now``."""
+
+    now: datetime
+    serve: str | None = None  # who holds the serve lock ("pid 12 serve"): serve is running
+    working: str | None = None  # who holds the run lock: a run is working now
+    runs: list[RunRecord] = field(default_factory=list)  # the newest first
+    last_success: RunRecord | None = None
+    digests: list[DigestDay] = field(default_factory=list)  # the newest days first
+    ledger_day: date | None = None  # the newest day with deliveries
+    ledger: dict[str, int] = field(default_factory=dict)  # that day's rows by state
+    totals: dict[str, int] = field(default_factory=dict)  # every day's rows by state
+    next_collect: datetime | None = None
+    next_digest: datetime | None = None
+    overdue: list[date] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """ok, attention or stale."""
+        return "stale" if self.stale else "attention" if self.problems else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.state]
+
+    def as_dict(self) -> dict[str, Any]:
+        """For /health and `bulletin status --json`."""
+        last = self.runs[0] if self.runs else None
+        return {
+            "state": self.state,
+            "stale": self.stale,
+            "problems": self.problems,
+            "now": self.now.isoformat(),
+            "serve": self.serve,
+            "working": self.working,
+            "last_run": _run_dict(last),
+            "last_success": _run_dict(self.last_success),
+            "next_collect": _iso(self.next_collect),
+            "next_digest": _iso(self.next_digest),
+            "overdue": [day.isoformat() for day in self.overdue],
+            "digests": [
+                {"day": d.day.isoformat(), "status": d.status, "filed_under": str(d.filed_under)}
+                for d in self.digests
+            ],
+            "ledger_day": _iso(self.ledger_day),
+            "ledger": self.ledger,
+        }
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _run_dict(run: RunRecord | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "key": run.key,
+        "command": run.command,
+        "started": run.started.isoformat(),
+        "finished": _iso(run.finished),
+        "outcome": run.outcome,
+    }
+
+
+def service_status(config: Config, clock: Clock = system_clock, runs: int = 5) -> ServiceStatus:
+    """The service's state now, from the store and the config's schedule."""
+    store = open_store(config)
+    try:
+        return _status(config, store, clock(), runs)
+    finally:
+        store.close()
+
+
+def _status(config: Config, store: Store, now: datetime, runs: int) -> ServiceStatus:
+    schedule, zone = config.schedule, config.site.zone
+    status = ServiceStatus(now)
+    for name, attribute in ((SERVE_LOCK, "serve"), (RUN_LOCK, "working")):
+        lock = store_lock(config, store, name, "")
+        setattr(status, attribute, lock_holder(lock.path) if lock else None)
+    status.runs = store.last_runs(runs)
+    successes = store.last_runs(1, outcome="ok")
+    status.last_success = successes[0] if successes else None
+    status.digests = store.digests.recent(7)
+    status.ledger_day = store.ledger.latest_day()
+    if status.ledger_day is not None:
+        status.ledger = store.ledger.counts(status.ledger_day)
+    status.totals = store.ledger.totals()
+    settled = store.digests.latest_settled()
+    at = schedule.digest_time
+    status.next_collect = next_collect(now, zone, schedule.collect_every_minutes)
+    status.next_digest = next_digest(now, at, zone, settled)
+    grace = timedelta(minutes=2 * schedule.collect_every_minutes)
+    plan = plan_digests(now, at, zone, [] if settled is None else [settled], "each", 366)
+    status.overdue = [d.day for d in plan.digests if digest_instant(d.day, at, zone) + grace < now]
+    if status.overdue and settled is not None:
+        late = ", ".join(str(day) for day in status.overdue)
+        status.stale.append(f"digest overdue: {late} (due at {schedule.digest_at})")
+    last = status.runs[0] if status.runs else None
+    quiet = last is None or last.started + grace + timedelta(minutes=5) < now
+    if status.serve and not status.working and quiet:
+        status.stale.append("bulletin serve is running but has not run its step for too long")
+    if last is not None and last.outcome in ("failed", "partial"):
+        status.problems.append(f"the last run (#{last.id}, {last.command}) was {last.outcome}")
+    trouble = {s: status.ledger.get(s, 0) for s in ("failed", "unknown", "deferred")}
+    if any(trouble.values()):
+        counts = ", ".join(f"{n} {s}" for s, n in trouble.items() if n)
+        status.problems.append(f"digest of {status.ledger_day}: {counts}")
+    unfinished = [d.day for d in store.digests.unfinished()]
+    if unfinished and not status.working:  # a run sending it now is not a problem
+        status.problems.append(f"digest not finished: {', '.join(map(str, unfinished))}")
+    return status
+
+
+class Monitor:
+    """The service's health and metrics for the web server's /health and /metrics."""
+
+    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
+        self.config, self.clock = config, clock
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Healthy unless stale; the details as JSON-ready values."""
+        status = service_status(self.config, self.clock, runs=1)
+        return status.state != "stale", status.as_dict()
+
+    def metrics(self) -> Sequence[Metric]:
+        """Counts from the store's run records and ledger."""
+        store = open_store(self.config)
+        try:
+            status = _status(self.config, store, self.clock(), 1)
+            totals = store.run_totals()
+            items = store.count_items()
+            last_sent = store.digests.last_sent()
+        finally:
+            store.close()
+        runs = tuple(
+            (((("outcome", key.removeprefix("runs_")),), float(n)))
+            for key, n in sorted(totals.items())
+            if key.startswith("runs_")
+        )
+        success = status.last_success
+        return [
+            _one("bulletin_items_stored", "gauge", "Items in the store.", items),
+            _one(
+                "bulletin_items_collected_total",
+                "counter",
+                "New items stored by runs.",
+                totals["items_new"],
+            ),
+            _one(
+                "bulletin_feeds_written_total",
+                "counter",
+                "Feed files written by runs.",
+                totals["feeds_written"],
+            ),
+            _one(
+                "bulletin_messages_sent_total",
+                "counter",
+                "Digest copies the server accepted.",
+                status.totals.get("sent", 0),
+            ),
+            _one(
+                "bulletin_messages_failed_total",
+                "counter",
+                "Digest copies refused for good.",
+                status.totals.get("failed", 0),
+            ),
+            Metric(
+                "bulletin_deliveries",
+                "gauge",
+                "Ledger rows of every day by state.",
+                tuple(((("status", s),), float(n)) for s, n in status.totals.items()),
+            ),
+            Metric("bulletin_runs_total", "counter", "Runs by outcome.", runs),
+            _one(
+                "bulletin_last_success_timestamp_seconds",
+                "gauge",
+                "When the last run that went well ended (0: never).",
+                success.finished.timestamp() if success and success.finished else 0,
+            ),
+            _one(
+                "bulletin_digest_last_sent_timestamp_seconds",
+                "gauge",
+                "When the last digest sent was finished (0: never).",
+                last_sent.changed.timestamp() if last_sent else 0,
+            ),
+            _one(
+                "bulletin_healthy",
+                "gauge",
+                "1 unless stale (a digest overdue, or serve not running its step).",
+                0 if status.state == "stale" else 1,
+            ),
+        ]
+
+
+def _one(name: str, kind: str, help_text: str, value: float) -> Metric:
+    return Metric(name, kind, help_text, (((), float(value)),))

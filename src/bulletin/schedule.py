@@ -1,0 +1,103 @@
+"""APScheduler wiring only: the schedule of config.yaml as triggers that wake the service.
+
+APScheduler (3.11, the stable line) decides *when*, nothing else. Its jobs do no work: they
+wake the caller's main thread, which runs the one idempotent reconcile step; what is due is
+read from the store. So none of its measured pitfalls can lose or double a digest: a run
+killed mid-job is never retried by it, ``replace_existing`` silently drops missed runs, two
+processes on one job store run every job twice (see docs/research/scheduling.md). Hence the
+in-memory job store, a catch-up step at start-up, and the work in the main thread, where a
+signal handler can stop it cleanly. This is the only module importing apscheduler: moving
+to APScheduler 4 or another engine changes this file alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+# APScheduler 3.x ships no type information (py.typed): its names are Any to mypy.
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
+    BackgroundScheduler,
+)
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+from bulletin.config import Config
+from bulletin.pipeline import Clock, system_clock
+from bulletin.pipeline.planning import collect_anchor
+
+# Its own INFO lines ("Added job", "Running job") say nothing the service's log does not.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class Service:
+    """Wakes ``work`` at start-up, every ``collect_every_minutes`` and at ``digest_at``."""
+
+    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
+        schedule, zone = config.schedule, config.site.zone
+        self.zone = zone
+        self.wake = threading.Event()
+        self._reasons: set[str] = set()
+        self._lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=zone,
+            # The jobs only set an event: one thread is plenty, and nothing piles up.
+            executors={"default": ThreadPoolExecutor(1)},
+            # Fire late rather than never (the default grace is one second); missed runs
+            # collapse into one, which the reconcile step makes harmless either way.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+        for name, trigger in triggers(
+            zone, schedule.collect_every_minutes, schedule.digest_time, clock()
+        ).items():
+            self.scheduler.add_job(self._fire, trigger, args=[name], id=name, name=name)
+
+    def _fire(self, reason: str) -> None:
+        with self._lock:
+            self._reasons.add(reason)
+        self.wake.set()
+
+    def run(
+        self, work: Callable[[str], None], stopping: Callable[[], bool], poll: float = 0.2
+    ) -> None:
+        """Call ``work("start")``, then ``work(reasons)`` each time a job fires, in this
+        thread, until ``stopping()``; it is polled so that a signal handler need only set a
+        flag (taking a lock in a handler can deadlock the thread it interrupted)."""
+        self.scheduler.start()
+        try:
+            if not stopping():
+                work("start")
+            while not stopping():
+                if not self.wake.wait(poll):
+                    continue
+                self.wake.clear()
+                with self._lock:
+                    reasons, self._reasons = self._reasons, set()
+                if reasons and not stopping():
+                    work("+".join(sorted(reasons)))
+        finally:
+            self.scheduler.shutdown(wait=False)
+
+
+def triggers(
+    zone: ZoneInfo, every_minutes: int, digest_at: time, now: datetime
+) -> dict[str, IntervalTrigger | CronTrigger]:
+    """The two triggers: collecting every N minutes counted from local midnight, and the
+    digest's daily time in the site's zone.
+
+    On a fall-back day a time that happens twice fires twice and one skipped by
+    spring-forward fires after the gap (APScheduler 3.11.3, measured); the reconcile step
+    sends a day's digest once either way.
+    """
+    return {
+        "collect": IntervalTrigger(
+            minutes=every_minutes, start_date=collect_anchor(now, zone), timezone=zone
+        ),
+        "digest": CronTrigger(
+            hour=digest_at.hour, minute=digest_at.minute, second=digest_at.second, timezone=zone
+        ),
+    }
