@@ -24,7 +24,7 @@ from bulletin import pipeline
 from bulletin.cli import main
 from bulletin.config import Config, load_config
 from bulletin.model import Category, Item, paragraphs_to_html
-from bulletin.store import Busy, Outcome, Store
+from bulletin.store import Busy, Entry, Outcome, Store
 from smtp_servers import Server
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
@@ -363,6 +363,25 @@ def test_deferred_copies_are_retried_when_due(tmp_path: Path) -> None:
         later = step(config, evening(day) + timedelta(hours=1))
     (retry,) = later.finished
     assert retry.day == day and retry.send is not None and retry.send.deferred == 1
+    assert server.mailbox.copies() == {"ann@example.org": 1}
+
+
+def test_a_retry_of_an_old_day_does_not_mail_people_who_subscribed_since(
+    tmp_path: Path,
+) -> None:
+    day = date(2026, 11, 20)
+    with Server() as server:
+        config = site(
+            tmp_path, readers=["busy@example.org", "ann@example.org"], smtp_port=server.port
+        )
+        store_items(config, [item(day, news_of(day))])
+        step(config, evening(day))
+        store = Store.open(config.store_url)
+        store.recipients.merge([Entry("late@example.org")], evening(day))
+        store.close()
+        later = step(config, evening(day) + timedelta(hours=1))
+    (retry,) = later.finished
+    assert retry.send is not None and retry.send.planned == 0
     assert server.mailbox.copies() == {"ann@example.org": 1}
 
 

@@ -346,16 +346,21 @@ class _Step:
             if self.stop.requested:
                 break
             self.log.info("finishing an earlier digest", day=day)
-            results.append(self._send(DigestResult(day, days, "sent")))
+            results.append(self._send(DigestResult(day, days, "sent"), plan=False))
         return results
 
-    def _send(self, result: DigestResult) -> DigestResult:
+    def _send(self, result: DigestResult, plan: bool = True) -> DigestResult:
         try:
             self.stop.sending = True
             if self.stop.requested:  # asked to stop just before: do not start a send
                 raise KeyboardInterrupt
             sent = send_rows(
-                self.config, self.store, result.day, self._variant(result.days), clock=self.clock
+                self.config,
+                self.store,
+                result.day,
+                self._variant(result.days),
+                plan=plan,
+                clock=self.clock,
             )
         except KeyboardInterrupt:  # stopped before the send loop began: nothing in flight
             result.status = "sending"

@@ -148,11 +148,16 @@ def send_rows(
     variant: Variant,
     *,
     retry_unknown: bool = False,
+    plan: bool = True,
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
     clock: Clock,
 ) -> SendReport:
-    """Plan the day's rows and send what is due, under the store's sender lock."""
+    """Plan the day's rows and send what is due, under the store's sender lock.
+
+    With ``plan`` false, a day that already has rows only finishes them: an automatic retry
+    of an old day's deferred copies must not mail that digest to people who subscribed since.
+    """
     report = SendReport(day)
     report.transport, report.destination = transport_label(config)
     with store.ledger.lock():
@@ -161,7 +166,8 @@ def send_rows(
         report.reaped = store.ledger.reap(now)
         if retry_unknown:
             report.retried_unknown = store.ledger.retry_unknown(day, now)
-        report.planned = store.ledger.plan(day, now)
+        if plan or not any(store.ledger.counts(day).values()):
+            report.planned = store.ledger.plan(day, now)
         if total is not None:
             total(store.ledger.count_due(day, now))
         renderer = _Renderer(config, store, day, variant, clock)
