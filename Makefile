@@ -40,4 +40,4 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var feeds/*.rss feeds/*.atom feeds/digests
+	rm -rf $(VENV) var feeds/digests feeds/*.rss feeds/*.atom feeds/*.json feeds/index.* feeds/.bulletin-feeds.json

@@ -83,6 +83,14 @@ def test_unquoted_time_is_explained_as_the_yaml_number_it_became() -> None:
     ]
 
 
+def test_an_unquoted_no_is_explained_as_the_yaml_boolean_it_became() -> None:
+    found = problems_of("site:\n  language: no\n")
+    assert found == [
+        "config.yaml:2: site.language: expected text, got false "
+        '(YAML reads an unquoted no as false: write "no")'
+    ]
+
+
 def test_duplicate_keys_are_errors_not_silently_the_last_one() -> None:
     found = problems_of("store:\n  url: sqlite:///a.db\nstore:\n  url: sqlite:///b.db\n")
     assert found == ["config.yaml:3: store: duplicate key (each key may appear once)"]

@@ -14,6 +14,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from smtp_servers import Server
+
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-26"
 
@@ -116,3 +118,25 @@ def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
     assert "no such file" in result.stderr
     assert " 0 skipped" not in result.stdout
     assert "3 delivered" in result.stdout
+
+
+def test_a_run_says_who_was_not_sent_and_exits_1(deployment: Path) -> None:
+    config = deployment / "config.yaml"
+    with Server() as server:
+        text = config.read_text(encoding="utf-8").replace(
+            "  recipients:\n",
+            "  recipients:\n    - address: bad@example.org\n      name: Refused Reader\n",
+        )
+        text = text.replace(
+            "delivery:\n",
+            f"delivery:\n  smtp:\n    host: 127.0.0.1\n    port: {server.port}\n"
+            "    security: none\n",
+            1,
+        )
+        config.write_text(text, encoding="utf-8")
+        result = bulletin(deployment, "run", "--date", DAY)
+        delivered = sorted(server.mailbox.copies())
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "3 delivered by smtp" in result.stdout
+    assert f"not sent   1 failed: see `bulletin status --date {DAY}`" in result.stdout
+    assert "bad@example.org" not in delivered and len(delivered) == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,3 +150,20 @@ def test_a_secret_from_the_environment_signs_instead_of_the_stores(
     with pytest.raises(Exception, match="TEST_UNSUBSCRIBE_SECRET"):
         pipeline.sending.unsubscribe_key(config, store)
     store.close()
+
+
+def test_bulletin_web_alone_also_answers_health_and_metrics(config: Config) -> None:
+    command = [str(Path(sys.executable).with_name("bulletin")), "--config",
+               str(config.root / "config.yaml"), "web", "--port", "0"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        status, metrics = request(("127.0.0.1", port), "GET", "/metrics")
+        assert status == 200 and "bulletin_messages_sent_total" in metrics
+        status, health = request(("127.0.0.1", port), "GET", "/health")
+        assert status in (200, 503) and health.startswith("{")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -468,6 +468,8 @@ def _dotted(path: tuple[Any, ...]) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
     if value is None:
@@ -548,6 +550,8 @@ def _message(error: ErrorDetails, raw: dict[tuple[Any, ...], str]) -> str:
         source = raw.get(loc, "")
         if kind == "string_type" and re.fullmatch(r"\d+(:[0-5]?\d)+", source):
             message += f' (YAML reads an unquoted {source} as a number: write "{source}")'
+        if kind == "string_type" and isinstance(value, bool) and source:
+            message += f' (YAML reads an unquoted {source} as {_show(value)}: write "{source}")'
         return message
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         return f"{error['msg'].lower()}, got {_show(value)}"

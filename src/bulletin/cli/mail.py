@@ -311,11 +311,17 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
 @click.option("--port", default=8025, show_default=True, help="Port to listen on.")
 @pass_state
 def web_command(state: Context, host: str, port: int) -> None:
-    """Serve the unsubscribe endpoint (one-click POST, confirmation page on GET)."""
+    """Serve the unsubscribe endpoint (one-click POST, confirmation page on GET), /health and
+    /metrics."""
     config = state.config()
     public = pipeline.unsubscribe_endpoint(config)
     server = web.WebServer(
-        pipeline.Unsubscriber(config), host, port, urlsplit(public).path, config.site.title
+        pipeline.Unsubscriber(config),
+        host,
+        port,
+        urlsplit(public).path,
+        config.site.title,
+        monitor=pipeline.Monitor(config),
     )
     bound_host, bound_port = server.address
     path = urlsplit(public).path

@@ -182,6 +182,10 @@ def _print_run(config: Config, report: pipeline.RunReport) -> None:
         f"  delivery   {len(d.delivered)} {would}delivered by {d.transport} to {target}"
         f" ({len(d.already)} already had it)"
     )
+    owed = {state: n for state, n in report.ledger.items() if state != "sent" and n}
+    if owed:
+        states = ", ".join(f"{n} {state}" for state, n in owed.items())
+        click.secho(f"  not sent   {states}: see `bulletin status --date {d.day}`", fg="yellow")
     if not report.dry_run:
         look = [f"{folder}/all.atom", web]
         if d.transport == "outbox":
