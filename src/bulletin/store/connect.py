@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -62,3 +62,41 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             f"store {engine.url!r}: {exc.orig}",
             hint="check store.url and that the database is reachable",
         ) from None
+
+
+class Addressed(Protocol):
+    """A row read back as an object with an address (a recipient, a ledger row)."""
+
+    @property
+    def address(self) -> str: ...
+
+
+T = TypeVar("T", bound=Addressed)
+
+
+def pages_by_address(
+    engine: Engine,
+    table: Table,
+    conditions: tuple[Any, ...],
+    convert: Callable[[Any], T],
+    size: int = 500,
+) -> Iterator[T]:
+    """Rows of ``table`` matching ``conditions`` in address order, one page per transaction.
+
+    Keyset paging keeps memory flat on a list of any length and holds no transaction open
+    while the caller works on a page (a send can take hours).
+    """
+    after = ""
+    while True:
+        query = (
+            select(table)
+            .where(*conditions, table.c.address > after)
+            .order_by(table.c.address)
+            .limit(size)
+        )
+        with transaction(engine) as connection:
+            page = [convert(row._mapping) for row in connection.execute(query)]
+        yield from page
+        if len(page) < size:
+            return
+        after = page[-1].address

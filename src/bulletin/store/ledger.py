@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from bulletin.errors import StoreError
-from bulletin.store.connect import transaction
+from bulletin.store.connect import pages_by_address, transaction
 from bulletin.store.schema import UtcDateTime, issues, ledger, recipients
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "unknown")
@@ -202,22 +202,8 @@ class Ledger:
         return self._pages(ledger.c.day == day, _due(now))
 
     def _pages(self, *conditions: Any) -> Iterator[Delivery]:
-        """Rows matching ``conditions`` by address, a page per transaction: memory stays flat."""
-        c = ledger.c
-        after = ""
-        while True:
-            query = (
-                select(ledger)
-                .where(*conditions, c.address > after)
-                .order_by(c.address)
-                .limit(_PAGE)
-            )
-            with transaction(self.engine) as connection:
-                page = [_delivery(row._mapping) for row in connection.execute(query)]
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1].address
+        """The rows matching ``conditions``, by address, a page at a time."""
+        return pages_by_address(self.engine, ledger, conditions, _delivery, _PAGE)
 
     def apply(
         self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bulletin.errors import StoreError
-from bulletin.store.connect import transaction
+from bulletin.store.connect import pages_by_address, transaction
 from bulletin.store.schema import recipients
 
 STATUSES = ("active", "unsubscribed", "bounced")
@@ -215,18 +215,8 @@ class Recipients:
 
     def each(self, status: str | None = None) -> Iterator[Subscriber]:
         """Every recipient (of one status), by address, read a page at a time."""
-        after = ""
-        while True:
-            query = select(recipients).where(recipients.c.address > after)
-            if status is not None:
-                query = query.where(recipients.c.status == status)
-            query = query.order_by(recipients.c.address).limit(_PAGE)
-            with transaction(self.engine) as connection:
-                page = [_subscriber(row._mapping) for row in connection.execute(query)]
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1].address
+        conditions = () if status is None else (recipients.c.status == status,)
+        return pages_by_address(self.engine, recipients, conditions, _subscriber, _PAGE)
 
     def counts(self) -> dict[str, int]:
         """How many recipients have each status."""
