@@ -13,9 +13,10 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -197,6 +198,14 @@ def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f'expected a date like 2026-11-26, got "{value}"') from None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def date_option(help: str) -> Callable[[F], F]:
+    """The ``--date YYYY-MM-DD`` option, parsed into ``day``."""
+    return click.option("--date", "day", callback=parse_day, metavar="YYYY-MM-DD", help=help)
 
 
 def shown(path: Path) -> str:

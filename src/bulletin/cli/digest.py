@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bulletin import delivery, pipeline
-from bulletin.cli.base import Context, main, parse_day, pass_state, shown
+from bulletin.cli.base import Context, date_option, main, pass_state, shown
 from bulletin.digest import RenderedDigest
 from bulletin.files import write_atomically
 from bulletin.model import Recipient
@@ -20,13 +20,7 @@ SAMPLE_RECIPIENT = Recipient("reader@example.com", "Sample Reader")
 
 
 @main.command()
-@click.option(
-    "--date",
-    "day",
-    callback=parse_day,
-    metavar="YYYY-MM-DD",
-    help="The day to render [default: today in the site's time zone].",
-)
+@date_option("The day to render [default: today in the site's time zone].")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -25,12 +25,10 @@ from rich.progress import (
 from rich.text import Text
 
 from bulletin import pipeline, web
-from bulletin.cli.base import Context, main, parse_day, pass_state, shown
+from bulletin.cli.base import Context, date_option, main, pass_state, shown
 from bulletin.config import Config
 from bulletin.errors import BulletinError
 from bulletin.store import STATUSES, Entry, Store
-
-_DATE = {"callback": parse_day, "metavar": "YYYY-MM-DD"}
 
 
 @contextmanager
@@ -138,7 +136,7 @@ class _RateColumn(ProgressColumn):
 
 
 @main.command()
-@click.option("--date", "day", help="The digest's day [default: today].", **_DATE)  # type: ignore[arg-type]
+@date_option("The digest's day [default: today].")
 @click.option("--retry-unknown", is_flag=True, help="Send again to whom the server may have.")
 @pass_state
 def send(state: Context, day: date | None, retry_unknown: bool) -> None:
@@ -201,7 +199,7 @@ def _print_send(report: pipeline.SendReport) -> None:
 
 
 @main.command()
-@click.option("--date", "day", help="Only the deliveries of this digest's day.", **_DATE)  # type: ignore[arg-type]
+@date_option("Only the deliveries of this digest's day.")
 @click.option("--json", "as_json", is_flag=True, help="Print the service's state as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when all is well.")
 @click.option(

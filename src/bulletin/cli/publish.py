@@ -12,9 +12,9 @@ from bulletin import pipeline
 from bulletin.cli import serve
 from bulletin.cli.base import (
     Context,
+    date_option,
     item_json,
     main,
-    parse_day,
     pass_state,
     report_problems,
     shown,
@@ -57,13 +57,7 @@ def collect(state: Context, paths: tuple[Path, ...], as_json: bool, dry_run: boo
 
 
 @main.command()
-@click.option(
-    "--date",
-    "day",
-    callback=parse_day,
-    metavar="YYYY-MM-DD",
-    help="The day to publish [default: today in the site's time zone].",
-)
+@date_option("The day to publish [default: today in the site's time zone].")
 @click.option("--dry-run", is_flag=True, help="Do everything but write, store or send nothing.")
 @click.option(
     "--once",
