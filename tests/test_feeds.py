@@ -13,7 +13,16 @@ import pytest
 from lxml import etree
 
 from bulletin.errors import PublishError
-from bulletin.feeds import FORMATS, FeedPaths, FeedSpec, build_feed, plan_feeds
+from bulletin.feeds import (
+    FORMATS,
+    Chunks,
+    FeedPaths,
+    FeedSpec,
+    build_feed,
+    build_files,
+    plan_feeds,
+    prepare_entry,
+)
 from bulletin.model import Category, Item
 from helpers_stages import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 
@@ -402,3 +411,37 @@ def test_a_very_long_body_is_cut_at_a_paragraph_and_links_to_the_whole_item() ->
         '<p><a href="https://news.example.org/digests/2024-03-01.html#item-big">…</a></p>'
     )
     assert html.count("<p>") == html.count("</p>")  # cut between paragraphs
+
+
+# --- each entry serialised once per build --------------------------------------------------
+
+
+def test_feeds_sharing_one_build_cache_give_the_bytes_of_separate_builds() -> None:
+    entries = [prepare_entry(SITE, item) for item in sample_items()]
+    shared = Chunks()
+    for spec in plan_feeds(SITE, [LOCAL, WORLD]):
+        mine = [e for e in entries if spec.category is None or e.category_term == spec.slug]
+        assert build_files(spec, mine, 10, shared).files == build_files(spec, mine, 10).files
+    # Each entry went through feedgen and the JSON encoder once, though two feeds hold it.
+    assert len(shared.xml) == len(shared.json) == len(entries)
+
+
+def test_a_build_cache_keeps_sites_of_different_languages_apart() -> None:
+    shared = Chunks()
+    for site in (SITE, make_site("ar")):
+        spec = plan_feeds(site, [LOCAL])[0]
+        entries = [prepare_entry(site, item) for item in sample_items()]
+        assert build_files(spec, entries, 10, shared).files == build_files(spec, entries, 10).files
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_rss_description_and_atom_summary_and_content_coexist_on_one_entry(fmt: str) -> None:
+    # One FeedGenerator serves both formats: the RSS description (escaped summary) must not
+    # leak into Atom's summary or content, nor Atom's into RSS.
+    item = make_item("a1", 9, paragraphs=("Fish & <chips> today.", "More."))
+    data = build_feed(all_spec(), [item], fmt)
+    if fmt == "rss":
+        assert b"<description>Fish &amp;amp; &amp;lt;chips&amp;gt; today.</description>" in data
+    else:
+        assert b"<summary>Fish &amp; &lt;chips&gt; today.</summary>" in data
+        assert b'<content type="html">&lt;p&gt;Fish' in data

@@ -14,8 +14,16 @@ from click.testing import CliRunner
 from bulletin.cli import main
 from bulletin.config import Config, parse_config
 from bulletin.errors import ConfigError
+from bulletin.feeds import build_feed, plan_feeds
 from bulletin.model import Category, Item
-from bulletin.pipeline.publishing import MANIFEST_NAME, FeedsReport, publish_feeds
+from bulletin.pipeline.common import site_of
+from bulletin.pipeline.publishing import (
+    MANIFEST_NAME,
+    FeedsReport,
+    feed_categories,
+    feed_paths,
+    publish_feeds,
+)
 from bulletin.store import Store
 from feedcheck import check_atom, check_index_html, check_json_feed, check_opml, check_rss
 from helpers_stages import ARABIC, LOCAL, WORLD, arabic_item, make_item
@@ -292,3 +300,44 @@ def test_feed_paths_are_checked_when_the_config_loads(
     with pytest.raises(ConfigError) as raised:
         parse_config(text + "\n", "config.yaml", tmp_path)
     assert message in str(raised.value) and str(raised.value).startswith("config.yaml:1: ")
+
+
+def test_a_full_build_gives_every_feed_the_newest_items_the_store_holds_for_it(
+    config: Config, store: Store
+) -> None:
+    # A full build takes the feed of everything from the categories' newest items instead of
+    # a query of its own: it must still be the store's newest items of every category.
+    store.save_items([*day_items(1, 9), *day_items(2, 7, (WORLD,)), arabic_item("ar1")], "t", NOW)
+    publish_feeds(config, store)
+    folder = config.path("feeds")
+    site = site_of(config)
+    specs = plan_feeds(site, feed_categories(config, store), feed_paths(config))
+    assert [spec.slug for spec in specs] == ["all", "local-news", "world", "arabic-news"]
+    for spec in specs:
+        slug = None if spec.category is None else spec.category.slug
+        newest = store.latest_items(5, slug)
+        for fmt in ("rss", "atom", "json"):
+            assert (folder / spec.path(fmt)).read_bytes() == build_feed(spec, newest, fmt, 5)
+
+
+def test_the_feed_of_everything_picks_the_items_the_store_query_would_within_a_second(
+    config: Config, store: Store
+) -> None:
+    # Feeds show times to the second; the store orders by the stored time. Items a microsecond
+    # apart at the feed's limit must be the ones the store's own query picks.
+    base = datetime(2024, 3, 1, 9, tzinfo=UTC)
+    items = [
+        make_item(f"z{n}", category=(LOCAL, WORLD)[n % 2]).with_updates(
+            published=base + timedelta(microseconds=n)
+        )
+        for n in range(8)
+    ]
+    store.save_items(items, "t", NOW)
+    publish_feeds(config, store)
+    site = site_of(config)
+    spec = plan_feeds(site, feed_categories(config, store), feed_paths(config))[0]
+    newest = store.latest_items(5)
+    assert [item.id for item in newest] == ["z7", "z6", "z5", "z4", "z3"]
+    for fmt in ("rss", "atom", "json"):
+        data = (config.path("feeds") / spec.path(fmt)).read_bytes()
+        assert data == build_feed(spec, newest, fmt, 5)

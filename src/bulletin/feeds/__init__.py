@@ -3,7 +3,8 @@
 The only package that imports feedgen (in ``rss_atom``). ``plan_feeds`` decides which feeds
 exist (one for everything, one per category); ``prepare_entry`` settles how an item looks in
 every format; ``build_files`` turns a feed's entries into deterministic bytes, and
-``splice_files`` does the same for an incremental build by reusing unchanged entries. The same
+``splice_files`` does the same for an incremental build by reusing unchanged entries; a
+``Chunks`` shared by a build's feeds serialises an entry held by several feeds once. The same
 items always give the same bytes, so unchanged files are not rewritten and HTTP caches stay
 valid. Nothing here touches files: the pipeline reads and writes them.
 """
@@ -16,6 +17,7 @@ from bulletin.errors import PublishError
 from bulletin.feeds.build import (
     EMPTY_FEED_DATE,
     BuiltFeed,
+    Chunks,
     Manifest,
     Record,
     build_files,
@@ -66,6 +68,7 @@ __all__ = [
     "FORMATS",
     "MEDIA_TYPES",
     "BuiltFeed",
+    "Chunks",
     "Entry",
     "FeedPaths",
     "FeedSpec",

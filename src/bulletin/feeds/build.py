@@ -129,12 +129,35 @@ def feed_date(entries: Sequence[Entry]) -> datetime:
     return max((entry.updated for entry in entries), default=EMPTY_FEED_DATE)
 
 
-def build_files(spec: FeedSpec, entries: Sequence[Entry], limit: int) -> BuiltFeed:
+@dataclass
+class Chunks:
+    """Every format's byte chunk of each entry serialised so far in one build.
+
+    An item sits in two feeds (``all`` and its category's), and a chunk does not depend on the
+    feed it stands in, so a build that shares one ``Chunks`` across its feeds serialises each
+    entry once per format. Keep one per build only: it grows with every entry it sees.
+    """
+
+    xml: rss_atom.XmlChunks = field(default_factory=dict)
+    json: json_feed.JsonChunks = field(default_factory=dict)
+
+    def copy(self) -> Chunks:
+        """A cache starting with these chunks, whose additions stay its own."""
+        return Chunks(dict(self.xml), dict(self.json))
+
+
+def build_files(
+    spec: FeedSpec, entries: Sequence[Entry], limit: int, cache: Chunks | None = None
+) -> BuiltFeed:
     """The feed of the newest ``limit`` of ``entries``, in every format."""
+    cache = Chunks() if cache is None else cache
     ordered = newest_first(list({entry.item_id: entry for entry in entries}.values()))[:limit]
     updated = feed_date(ordered)
-    files = {fmt: rss_atom.render_xml(spec, ordered, fmt, updated) for fmt in rss_atom.XML_FORMATS}
-    files["json"] = json_feed.render_json(spec, ordered)
+    files = {
+        fmt: parts.join()
+        for fmt, parts in rss_atom.xml_parts(spec, ordered, updated, cache.xml).items()
+    }
+    files["json"] = json_feed.json_parts(spec, ordered, cache.json).join()
     return BuiltFeed(spec, files, tuple(Record.of(entry) for entry in ordered))
 
 
@@ -145,6 +168,7 @@ def splice_files(
     fresh: Sequence[Entry],
     gone: set[str],
     limit: int,
+    cache: Chunks | None = None,
 ) -> BuiltFeed | None:
     """The feed after adding or replacing ``fresh`` entries and dropping the ``gone`` items.
 
@@ -167,15 +191,12 @@ def splice_files(
     new_entries = [entry for entry in result if isinstance(entry, Entry)]
     records = tuple(e if isinstance(e, Record) else Record.of(e) for e in result)
     updated = datetime.fromtimestamp(max((r.updated for r in records), default=0), UTC)
+    cache = Chunks() if cache is None else cache
+    new_parts = rss_atom.xml_parts(spec, new_entries, updated, cache.xml)
+    new_parts["json"] = json_feed.json_parts(spec, new_entries, cache.json)
     files = {}
     for fmt in FORMATS:
-        if fmt == "json":
-            parts = json_feed.json_parts(spec, new_entries)
-        else:
-            rendered = rss_atom.render_xml(spec, new_entries, fmt, updated)
-            split = rss_atom.split_document(rendered, fmt)
-            assert split is not None, "feedgen's layout changed: fix rss_atom._MARKERS"
-            parts = split
+        parts = new_parts[fmt]
         fresh_chunks = dict(zip((e.item_id for e in new_entries), parts.chunks, strict=True))
         old_chunks = chunks_by_format[fmt]
         chunks = [

@@ -19,6 +19,8 @@ VERSION = "https://jsonfeed.org/version/1.1"
 _ITEMS_OPEN = b'  "items": [\n'
 _FOOTER = b"\n  ]\n}\n"
 _SEPARATOR = b",\n"
+# Each item's line, by the site's language (it decides "language") and the entry's fingerprint.
+JsonChunks = dict[tuple[str, str], bytes]
 
 
 def render_json(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
@@ -26,9 +28,20 @@ def render_json(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
     return json_parts(spec, entries).join()
 
 
-def json_parts(spec: FeedSpec, entries: Sequence[Entry]) -> Parts:
-    """The feed as header, one chunk per item, and footer (chunks carry their separators)."""
-    items = [b"    " + _dump(_item(spec, entry)) for entry in entries]
+def json_parts(spec: FeedSpec, entries: Sequence[Entry], cache: JsonChunks | None = None) -> Parts:
+    """The feed as header, one chunk per item, and footer (chunks carry their separators).
+
+    ``cache`` keeps each item's line (without separator) for the other feeds of a build.
+    """
+    cache = {} if cache is None else cache
+    language = spec.site.language
+    items = []
+    for entry in entries:
+        key = (language, entry.fingerprint)
+        line = cache.get(key)
+        if line is None:
+            line = cache[key] = b"    " + _dump(_item(spec, entry))
+        items.append(line)
     chunks = tuple(
         chunk + (_SEPARATOR if index < len(items) - 1 else b"") for index, chunk in enumerate(items)
     )
@@ -101,4 +114,8 @@ def _item(spec: FeedSpec, entry: Entry) -> dict[str, Any]:
 
 
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": ")).encode()
+    return _ENCODER.encode(value).encode()
+
+
+# One encoder for every item: json.dumps with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))

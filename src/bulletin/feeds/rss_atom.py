@@ -8,7 +8,9 @@ lose every attribute but ``href`` (python-feedgen issue #135); and it has no per
 
 A document is its header, one byte chunk per entry, and a footer (``split_document``): feedgen
 pretty-prints each entry the same wherever it stands, so an incremental build can reuse the
-chunks of entries that did not change and still give the bytes of a full build.
+chunks of entries that did not change and still give the bytes of a full build. For the same
+reason a build serialises each entry once per format (``xml_parts`` with a cache shared by its
+feeds), and one FeedGenerator writes a feed in both formats, its entries set up once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
+from feedgen.util import xml_elem
 
 from bulletin.errors import PublishError
 from bulletin.feeds.entries import Entry, clean
@@ -29,6 +32,8 @@ from bulletin.feeds.plan import MEDIA_TYPES, FeedSpec
 
 XML_FORMATS = ("rss", "atom")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+DC_CREATOR = f"{{{DC_NS}}}creator"
 # feedgen's formatRFC2822 (feedgen/util.py) switches the process-wide locale to "C" and back
 # around every RSS date; two threads doing it at once can leave the wrong locale behind.
 _FEEDGEN_LOCK = threading.Lock()
@@ -55,21 +60,59 @@ _MARKERS = {
 }
 
 
+# What an entry's chunks are cached under: the site's language decides its Atom xml:lang, and
+# the fingerprint covers everything else the entry puts into a feed.
+ChunkKey = tuple[str, str]
+# Each entry's RSS and Atom chunk, as feedgen wrote them; one build shares one across its feeds.
+XmlChunks = dict[ChunkKey, tuple[bytes, bytes]]
+
+
 def render_xml(spec: FeedSpec, entries: Sequence[Entry], fmt: str, updated: datetime) -> bytes:
     """The feed in ``fmt`` holding ``entries`` in the given order, dated ``updated``."""
-    fg = _feed_generator(spec, fmt, updated)
+    return xml_parts(spec, entries, updated)[fmt].join()
+
+
+def xml_parts(
+    spec: FeedSpec, entries: Sequence[Entry], updated: datetime, cache: XmlChunks | None = None
+) -> dict[str, Parts]:
+    """The feed's RSS and Atom documents holding ``entries`` in order, cut into their parts.
+
+    One FeedGenerator serves both formats, so each entry's setters run once, and only entries
+    ``cache`` does not hold yet go through it at all: feedgen lays an entry out the same
+    wherever it stands (see ``split_document``), so the chunk written for one feed is the chunk
+    of every other feed of the build that holds the entry (``all`` and its category's feed).
+    """
+    cache = {} if cache is None else cache
+    language = spec.site.language
+    keys = [(language, entry.fingerprint) for entry in entries]
+    missing = {key: entry for key, entry in zip(keys, entries, strict=True) if key not in cache}
+    fg = _feed_generator(spec, updated)
+    documents: dict[str, bytes] = {}
+    fmt = XML_FORMATS[0]
     try:
-        for entry in entries:
+        for entry in missing.values():
             # feedgen prepends entries by default, which would reverse our order.
-            _fill_entry(fg.add_entry(order="append"), spec, entry, fmt)
+            _fill_entry(fg.add_entry(order="append"), spec, entry)
         with _FEEDGEN_LOCK:
-            data: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+            for fmt in XML_FORMATS:
+                _link_feed(fg, spec, fmt)
+                documents[fmt] = (
+                    fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+                )
     except ValueError as error:  # feedgen's only error type: bad dates, missing fields, bad XML
         raise PublishError(
             f"feed {spec.path(fmt)}: cannot be built: {error}",
             hint="this is a bug in bulletin or in an item's data; run with --debug and report it",
         ) from error
-    return data
+    split = {fmt: split_document(data, fmt) for fmt, data in documents.items()}
+    rss, atom = split["rss"], split["atom"]
+    assert rss is not None and atom is not None, "feedgen's layout changed: fix _MARKERS"
+    cache.update(zip(missing, zip(rss.chunks, atom.chunks, strict=True), strict=True))
+    held = [cache[key] for key in keys]
+    return {
+        "rss": Parts(rss.header, tuple(chunk for chunk, _ in held), rss.footer),
+        "atom": Parts(atom.header, tuple(chunk for _, chunk in held), atom.footer),
+    }
 
 
 def split_document(data: bytes, fmt: str) -> Parts | None:
@@ -100,6 +143,27 @@ def chunk_holds(chunk: bytes, entry_id: str, fmt: str) -> bool:
     return tag + (b"</id>" if fmt == "atom" else b"</guid>") in chunk
 
 
+class _FeedCreator(BaseExtension):  # type: ignore[misc]
+    """The feed half of the RSS dc:creator extension: it declares the namespace only."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC_NS}
+
+
+class _EntryCreator(BaseEntryExtension):  # type: ignore[misc]
+    """``<dc:creator>`` on an RSS item: RSS <author> must be an e-mail address, so a name goes
+    here (feedgen writes nothing for a name-only author in RSS). feedgen's own dc extension
+    writes the same element, but walks all fifteen Dublin Core fields for every item."""
+
+    def __init__(self) -> None:
+        self.creator: str | None = None
+
+    def extend_rss(self, item: Any) -> Any:
+        if self.creator:
+            xml_elem(DC_CREATOR, item).text = self.creator
+        return item
+
+
 class _FeedLanguage(BaseExtension):  # type: ignore[misc]
     """The feed half of the per-entry language extension: it adds nothing to the feed."""
 
@@ -118,15 +182,13 @@ class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
-def _feed_generator(spec: FeedSpec, fmt: str, updated: datetime) -> FeedGenerator:
+def _feed_generator(spec: FeedSpec, updated: datetime) -> FeedGenerator:
+    """The feed's generator for both formats; ``_link_feed`` sets the links of each."""
     site = spec.site
     fg = FeedGenerator()
-    if fmt == "rss":
-        # RSS <author> must be an e-mail address; dc:creator carries a name (feedgen writes
-        # nothing for a name-only author in RSS).
-        fg.load_extension("dc", atom=False, rss=True)
-    else:
-        fg.register_extension("bulletin", _FeedLanguage, _EntryLanguage, atom=True, rss=False)
+    # Each extension writes into one format only.
+    fg.register_extension("dc", _FeedCreator, _EntryCreator, atom=False, rss=True)
+    fg.register_extension("bulletin", _FeedLanguage, _EntryLanguage, atom=True, rss=False)
     fg.id(spec.id)  # stable, and the same whichever format is being built
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.description) or clean(spec.title))  # RSS requires a description
@@ -134,34 +196,43 @@ def _feed_generator(spec: FeedSpec, fmt: str, updated: datetime) -> FeedGenerato
     fg.language(site.language)
     # feedgen writes its version into <generator> by default: output would change on upgrade.
     fg.generator("bulletin", version=None, uri=None)
-    fg.link(href=spec.url(fmt), rel="self", type=MEDIA_TYPES[fmt])
-    # RSS <channel><link> takes the href of the *last* link added, whatever its rel
-    # (feedgen/feed.py, FeedGenerator.link), so the site link must come last.
-    fg.link(href=site.url(""), rel="alternate", type="text/html")
     # Never now(): feedgen defaults updated/lastBuildDate to the time the object was created.
     fg.updated(updated)
     return fg
 
 
-def _fill_entry(fe: FeedEntry, spec: FeedSpec, entry: Entry, fmt: str) -> None:
+def _link_feed(fg: FeedGenerator, spec: FeedSpec, fmt: str) -> None:
+    """The feed's links for serialising it in ``fmt``: its own URL in that format, the site."""
+    fg.link(href=spec.url(fmt), rel="self", type=MEDIA_TYPES[fmt], replace=True)
+    # RSS <channel><link> takes the href of the *last* link added, whatever its rel
+    # (feedgen/feed.py, FeedGenerator.link), so the site link must come last.
+    fg.link(href=spec.site.url(""), rel="alternate", type="text/html")
+
+
+def _fill_entry(fe: FeedEntry, spec: FeedSpec, entry: Entry) -> None:
+    """Set everything of ``entry`` once, for both formats."""
     fe.guid(entry.id, permalink=False)  # also the Atom <id>; a tag URI is no permalink
     fe.title(entry.title)  # never empty: feedgen's Atom raises on an untitled entry
     # href only, and only this one link: feedgen 1.0.0 drops every other attribute of entry
     # links (issue #135), so an enclosure or a typed link would turn into a second alternate
     # link (the validator's DuplicateAtomLink). Add such links by extension if ever needed.
     fe.link(href=entry.link)
-    # type="html", never description(): that gives an untyped (text) Atom <content>.
+    if entry.summary:
+        # Atom <summary> is plain text; RSS <description> is read as HTML, so it gets the
+        # summary escaped once. The order matters: description() sets the RSS description but
+        # also overwrites the Atom <content> (untyped), which content() below sets again; and
+        # summary() leaves an RSS description alone unless it was the previous summary.
+        fe.description(escape(entry.summary, quote=False))
+    # type="html", never description() for the body: that gives an untyped (text) Atom
+    # <content>.
     fe.content(entry.html, type="html")  # RSS: content:encoded
     if entry.summary:
-        # Atom <summary> is plain text; RSS <description> is read as HTML, so escape it once.
-        fe.summary(entry.summary if fmt == "atom" else escape(entry.summary, quote=False))
+        fe.summary(entry.summary)
     fe.category(term=entry.category_term, label=entry.category_label)
-    if fmt == "rss":
-        fe.dc.dc_creator(entry.author)
-    else:
-        fe.author(name=entry.author)
-        if entry.language != spec.site.language:
-            fe.bulletin.language = entry.language
+    fe.dc.creator = entry.author  # RSS only (the extension is not loaded for Atom)
+    fe.author(name=entry.author)  # Atom only: feedgen writes no RSS <author> without e-mail
+    if entry.language != spec.site.language:
+        fe.bulletin.language = entry.language  # Atom only
     # Both set explicitly: feedgen's entry "updated" defaults to now (feedgen/entry.py).
     fe.published(entry.published)
     fe.updated(entry.updated)

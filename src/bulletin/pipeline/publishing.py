@@ -98,7 +98,7 @@ def publish_feeds(
     if manifest is None or manifest.fingerprint != build.fingerprint:
         report = FeedsReport("check" if check else "full")
         specs = build.plan(feed_categories(config, view))
-        built = [build.from_store(spec) for spec in specs]
+        built = build.everything(specs)
         report.rebuilt = [spec.slug for spec in specs]
         records = {b.spec.slug: b.records for b in built}
     else:
@@ -154,29 +154,76 @@ class _Build:
         self.max_body = config.feeds.max_body_kb * 1024
         self.folder = config.path(config.feeds.dir)
         self.fingerprint = feeds.fingerprint(self.site, self.paths, self.limit, self.max_body)
-        self._entries: dict[Item, feeds.Entry] = {}
+        self._entries: dict[str, tuple[Item, feeds.Entry]] = {}
+        # Each entry's bytes in every format, serialised once however many feeds hold it.
+        self.chunks = feeds.Chunks()
 
     def plan(self, categories: Sequence[Category]) -> list[feeds.FeedSpec]:
         return feeds.plan_feeds(self.site, categories, self.paths)
 
     def entry(self, item: Item) -> feeds.Entry:
         """The item's entry, prepared once per build however many feeds hold it."""
-        entry = self._entries.get(item)
-        if entry is None:
-            try:
-                entry = feeds.prepare_entry(self.site, item, self.max_body)
-            except ValueError as error:
-                raise PublishError(
-                    f"item {item.id}: cannot be put in a feed: {error}",
-                    hint="this is a bug in the item's source; run with --debug and report it",
-                ) from error
-            self._entries[item] = entry
+        # Looked up by id, then compared: hashing a whole Item (body, paragraphs) for a dict
+        # key costs more than the comparison, and in a full build every item is met once.
+        known = self._entries.get(item.id)
+        if known is not None and known[0] == item:
+            return known[1]
+        entry = self.prepare(item)
+        self._entries[item.id] = (item, entry)
         return entry
 
+    def prepare(self, item: Item) -> feeds.Entry:
+        """The item's entry, prepared anew."""
+        try:
+            return feeds.prepare_entry(self.site, item, self.max_body)
+        except ValueError as error:
+            raise PublishError(
+                f"item {item.id}: cannot be put in a feed: {error}",
+                hint="this is a bug in the item's source; run with --debug and report it",
+            ) from error
+
     def from_store(self, spec: feeds.FeedSpec) -> feeds.BuiltFeed:
+        return self.build(spec, [self.entry(item) for item in self._latest(spec)])
+
+    def build(self, spec: feeds.FeedSpec, entries: Sequence[feeds.Entry]) -> feeds.BuiltFeed:
+        return feeds.build_files(spec, entries, self.limit, self.chunks)
+
+    def everything(self, specs: Sequence[feeds.FeedSpec]) -> list[feeds.BuiltFeed]:
+        """Every feed of ``specs`` built from the store, in the order of ``specs``.
+
+        The plan has a feed for every category that has items, so the newest items of all are
+        among the categories' newest: the feed of everything takes them from there, without a
+        query of its own (which would convert the same rows to items a second time).
+        """
+        everything, categories = specs[0], specs[1:]
+        if everything.category is not None or any(s.category is None for s in categories):
+            return [self.from_store(spec) for spec in specs]  # not laid out as plan_feeds does
+        # Each item is in one category's list: prepared there, and not kept for a second use.
+        held = [[(item, self.prepare(item)) for item in self._latest(spec)] for spec in categories]
+        pool = [pair for pairs in held for pair in pairs]
+        if len({item.id for item, _ in pool}) == len(pool):
+            # The store's own order (newest first, ties by id), so the same items as its query.
+            pool.sort(key=lambda pair: (-pair[0].published.timestamp(), pair[0].id))
+            newest = [entry for _, entry in pool[: self.limit]]
+        else:  # an item in two categories' lists (a dry run's view of a moved item): ask
+            newest = [self.entry(item) for item in self._latest(everything)]
+        del pool
+        lists = [[entry for _, entry in pairs] for pairs in held]
+        del held  # the items: only their entries are needed from here on
+        first = self.build(everything, newest)
+        # Only the entries of the feed of everything are in two feeds: each category's feed
+        # starts from their chunks, and what it serialises for itself goes with it.
+        return [
+            first,
+            *(
+                feeds.build_files(spec, entries, self.limit, self.chunks.copy())
+                for spec, entries in zip(categories, lists, strict=True)
+            ),
+        ]
+
+    def _latest(self, spec: feeds.FeedSpec) -> list[Item]:
         slug = None if spec.category is None else spec.category.slug
-        items = self.view.latest_items(self.limit, slug)
-        return feeds.build_files(spec, [self.entry(item) for item in items], self.limit)
+        return self.view.latest_items(self.limit, slug)
 
     def read_manifest(self) -> feeds.Manifest | None:
         try:
@@ -246,14 +293,16 @@ class _Build:
             return None
         files = self.read_files(spec) if old is not None and not renamed else None
         if files is not None:
-            spliced = feeds.splice_files(spec, files, old or (), mine, gone, self.limit)
+            spliced = feeds.splice_files(
+                spec, files, old or (), mine, gone, self.limit, self.chunks
+            )
             if spliced is not None and (
                 spec.category is not None
                 or list(spliced.records) == [feeds.Record.of(e) for e in newest]
             ):
                 return spliced
         if spec.category is None:  # the newest items are at hand: no second query
-            return feeds.build_files(spec, newest, self.limit)
+            return self.build(spec, newest)
         return self.from_store(spec)
 
     def _files_exist(self, spec: feeds.FeedSpec) -> bool:
