@@ -55,6 +55,7 @@ from bulletin.pipeline.reconcile import (
     RunLog,
     Stop,
     reconcile,
+    runner_store,
     serve_lock,
     store_lock,
 )
@@ -101,19 +102,12 @@ def run_day(
     day is recorded as settled, so ``bulletin serve`` does not plan it again.
     """
     day = day or today(config, clock)
-    store = open_store(config, dry_run)
-    lock = None if dry_run else store_lock(config, store, RUN_LOCK, "run")
-    try:
-        if lock is not None:
-            lock.acquire(wait)
+    with runner_store(config, "run", dry_run, wait) as store:
         run_id = None if dry_run else store.start_run("run", day, clock())
         collected = collect(config, store, dry_run=dry_run, clock=clock)
-        view: ItemView = (
-            DryRunView(store, collected.saved.new + collected.saved.updated) if dry_run else store
-        )
-        published = publish_feeds(
-            config, view, dry_run, changed=collected.saved.new + collected.saved.updated
-        )
+        changed = collected.saved.new + collected.saved.updated
+        view: ItemView = DryRunView(store, changed) if dry_run else store
+        published = publish_feeds(config, view, dry_run, changed=changed)
         daily = digest_and_deliver(config, store, view, day, dry_run, clock)
         report = RunReport(day, dry_run, collected, published, daily)
         if not dry_run and not daily.skipped:
@@ -124,10 +118,6 @@ def run_day(
         if run_id is not None:
             store.finish_run(run_id, "ok" if report.ok else "partial", summary(report), clock())
         return report
-    finally:
-        if lock is not None:
-            lock.release()
-        store.close()
 
 
 def summary(report: RunReport) -> dict[str, object]:
@@ -190,6 +180,7 @@ __all__ = [
     "render_day",
     "render_days",
     "run_day",
+    "runner_store",
     "send_day",
     "serve_lock",
     "service_status",

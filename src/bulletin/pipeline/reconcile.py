@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -173,6 +175,31 @@ def store_lock(config: Config, store: Store, name: str, label: str) -> FileLock 
     return store.lock(name, label, folder=config.path("var"))
 
 
+@contextmanager
+def runner_store(
+    config: Config,
+    label: str,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[Store]:
+    """The store, held against other runners while the block runs (a dry run takes no lock).
+
+    Waits up to ``wait`` seconds for another runner (``Busy`` after that); the lock and the
+    store are let go of however the block ends.
+    """
+    store = open_store(config, dry_run)
+    lock = None if dry_run else store_lock(config, store, RUN_LOCK, label)
+    try:
+        if lock is not None:
+            lock.acquire(wait, cancelled=cancelled)
+        yield store
+    finally:
+        if lock is not None:
+            lock.release()
+        store.close()
+
+
 def reconcile(
     config: Config,
     *,
@@ -191,11 +218,7 @@ def reconcile(
     """
     stop = stop or Stop()
     key = new_run_key()
-    store = open_store(config, dry_run)
-    lock = None if dry_run else store_lock(config, store, RUN_LOCK, command)
-    try:
-        if lock is not None:
-            lock.acquire(wait, cancelled=lambda: stop.requested)
+    with runner_store(config, command, dry_run, wait, lambda: stop.requested) as store:
         step = _Step(config, store, clock, stop, RunLog(key), dry_run)
         report = ReconcileReport(key, command, clock(), dry_run)
         step.log.info(
@@ -214,10 +237,6 @@ def reconcile(
             store.finish_run(run_id, report.outcome, report.summary(), clock())
         step.log.info("run done", outcome=report.outcome, **_counts(report))
         return report
-    finally:
-        if lock is not None:
-            lock.release()
-        store.close()
 
 
 def _counts(report: ReconcileReport) -> dict[str, Any]:
