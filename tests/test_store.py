@@ -113,13 +113,6 @@ def test_categories_and_days_reflect_the_stored_items(store: Store) -> None:
     assert store.days() == [date(2026, 11, 25), date(2026, 11, 26)]
 
 
-def test_deliveries_are_recorded_by_lower_cased_address(store: Store) -> None:
-    day = date(2026, 11, 26)
-    store.record_delivery(day, "Reader@Example.org", "<id@x>", "outbox", NOW)
-    assert store.delivered_addresses(day) == {"reader@example.org"}
-    assert store.delivered_addresses(day + timedelta(days=1)) == set()
-
-
 def test_runs_are_recorded_with_their_outcome(store: Store) -> None:
     run_id = store.start_run("run", date(2026, 11, 26), NOW)
     store.finish_run(run_id, "ok", {"items_new": 3}, NOW + timedelta(seconds=5))

@@ -31,7 +31,6 @@ from bulletin.store.recipients import Recipients
 from bulletin.store.schema import (
     LATEST_VERSION,
     MIGRATIONS,
-    deliveries,
     items,
     runs,
     schema_version,
@@ -250,29 +249,6 @@ class Store:
         """How many items the store holds."""
         with self._begin() as connection:
             return int(connection.scalar(select(func.count()).select_from(items)) or 0)
-
-    # --- deliveries ----------------------------------------------------------------------
-
-    def delivered_addresses(self, day: date) -> set[str]:
-        """The (lower-cased) addresses that already have the digest of ``day``."""
-        query = select(deliveries.c.address).where(deliveries.c.day == day)
-        with self._begin() as connection:
-            return {row.address for row in connection.execute(query)}
-
-    def record_delivery(
-        self, day: date, address: str, message_id: str, transport: str, now: datetime
-    ) -> None:
-        """Record, after the transport accepted it, that ``address`` has the day's digest."""
-        with self._begin() as connection:
-            connection.execute(
-                insert(deliveries).values(
-                    day=day,
-                    address=address.lower(),
-                    message_id=message_id,
-                    transport=transport,
-                    delivered=now,
-                )
-            )
 
     # --- settings ------------------------------------------------------------------------
 
