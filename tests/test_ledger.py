@@ -306,3 +306,20 @@ def test_messages_are_dkim_signed_when_a_key_is_configured(tmp_path: Path, serve
     for _, _, content in server.mailbox.received:
         assert content.startswith(b"DKIM-Signature:")
         assert dkim.verify(content, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
+    # Without care SQLite picks the (status, day) index for six or more addresses and reads
+    # every pending row of the day for each batch.
+    config = setup(tmp_path, readers(50))
+    store = Store.open(config.store_url)
+    try:
+        store.ledger.plan(DAY, NOW)
+        with store.ledger.writer() as writer:
+            sql, parameters = writer.claim_statement(DAY, readers(16), NOW)
+            plan = writer.connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            steps = [row[3] for row in plan]
+    finally:
+        store.close()
+    assert any("ledger" in step and "(day=? AND address=?)" in step for step in steps), steps
+    assert not any("ledger_status" in step for step in steps), steps
