@@ -397,3 +397,12 @@ def test_implicit_tls_verifies_the_certificate(tmp_path: Path) -> None:
             assert trusted.submit(SENDER.address, "ann@example.org", build()).status == "sent"
         with pytest.raises(SessionError, match="certificate verify failed"):
             SmtpTransport("127.0.0.1", server.port, security="ssl", timeout=5).open()
+
+
+def test_lines_that_start_with_a_dot_arrive_unchanged(smtp_server: tuple[Recorder, int]) -> None:
+    recorder, port = smtp_server
+    message = b"Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\nmiddle.\r\n\r\n.\r\nend\r\n"
+    with SmtpTransport("127.0.0.1", port, security="none", timeout=5) as smtp:
+        assert smtp.submit(SENDER.address, ALICE.address, message).status == "sent"
+    assert recorder.received[0][2] == message
+

@@ -10,7 +10,6 @@ offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write.
 
 from __future__ import annotations
 
-import re
 import select
 import smtplib
 import socket
@@ -157,7 +156,7 @@ class SmtpTransport:
                     self._quietly(smtp, b".\r\n")
                 self._reset(smtp, code)
                 return self._classify(code, text, stage)
-        body = _LEADING_DOT.sub(b"..", message)  # dot-stuffing (RFC 5321 4.5.2)
+        body = _dot_stuffed(message)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         try:
@@ -260,7 +259,13 @@ class SmtpTransport:
 
 _STAGES = ("MAIL", "RCPT", "DATA")
 _WANTED = ((250,), (250, 251), (354,))
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """Each line that starts with a dot gets another (RFC 5321 4.5.2)."""
+    # bytes.replace scans a 30 KB message many times faster than a multiline regex.
+    stuffed = message.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _text(reply: bytes | str) -> str:
