@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import re
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -406,3 +407,39 @@ def test_lines_that_start_with_a_dot_arrive_unchanged(smtp_server: tuple[Recorde
         assert smtp.submit(SENDER.address, ALICE.address, message).status == "sent"
     assert recorder.received[0][2] == message
 
+
+def test_the_end_of_the_data_waits_until_the_caller_is_ready(
+    smtp_server: tuple[Recorder, int],
+) -> None:
+    recorder, port = smtp_server
+    seen_when_asked: list[int] = []
+
+    def ready() -> bool:
+        seen_when_asked.append(len(recorder.received))
+        return True
+
+    with SmtpTransport("127.0.0.1", port, security="none", timeout=5) as smtp:
+        assert smtp.submit(SENDER.address, ALICE.address, build(), ready).status == "sent"
+    assert seen_when_asked == [0] and len(recorder.received) == 1
+
+
+def test_a_message_the_caller_does_not_confirm_is_abandoned_unsent(
+    smtp_server: tuple[Recorder, int],
+) -> None:
+    recorder, port = smtp_server
+    bob = Recipient("bob@example.org", "Bob")
+    with SmtpTransport("127.0.0.1", port, security="none", timeout=5) as smtp:
+        result = smtp.submit(SENDER.address, "carol@example.org", build(), lambda: False)
+        assert (result.status, result.reconnect, smtp.is_open) == ("deferred", True, False)
+
+        def failing() -> bool:
+            raise RuntimeError("the ledger is gone")
+
+        smtp.open()
+        with pytest.raises(RuntimeError, match="ledger is gone"):
+            smtp.submit(SENDER.address, "dave@example.org", build(), failing)
+        assert not smtp.is_open
+        smtp.open()
+        assert smtp.submit(SENDER.address, bob.address, build(recipient=bob)).status == "sent"
+    time.sleep(0.2)  # a late delivery of the abandoned ones would show up by now
+    assert [to for _, to, _ in recorder.received] == [["bob@example.org"]]

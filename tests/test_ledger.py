@@ -308,6 +308,26 @@ def test_messages_are_dkim_signed_when_a_key_is_configured(tmp_path: Path, serve
         assert dkim.verify(content, dnsfunc=lambda name, timeout=5: record)
 
 
+def test_a_recipient_who_leaves_during_the_send_gets_nothing_even_mid_message(
+    tmp_path: Path, server: Server
+) -> None:
+    # The message to reader002 is on the wire while its claim commits; the claim fails
+    # (reader002 has just left), so the message is abandoned before its end.
+    config = setup(tmp_path, readers(4), server.port)
+
+    def leave(count: int) -> None:
+        if count == 1:
+            store = Store.open(config.store_url)
+            store.recipients.set_status(readers(4)[2], "unsubscribed", NOW)
+            store.close()
+
+    server.mailbox.on_message = leave
+    report = send(config)
+    assert report.sent == 3
+    assert sorted(server.mailbox.copies()) == [readers(4)[i] for i in (0, 1, 3)]
+    assert readers(4)[2] not in ledger(config)
+
+
 def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
     # Without care SQLite picks the (status, day) index for six or more addresses and reads
     # every pending row of the day for each batch.

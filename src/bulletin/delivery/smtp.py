@@ -6,6 +6,11 @@ end of the data was sent, the server cannot have the message and it may be sent 
 (``deferred``); lost after, waiting for the server's answer, it may have it (``unknown``).
 Replies: 2xx sent, 4xx deferred (try later), 5xx failed for that recipient. When the server
 offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write.
+
+A caller that must record something before the server can have the message (the ledger's
+claim) passes ``ready``: everything up to the end of the data is sent while it is being
+recorded, and only the final ``.`` waits for it. If it says no, the connection is dropped
+without the ``.``, and the server discards the message (RFC 5321 4.1.1.4).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import select
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -141,8 +146,17 @@ class SmtpTransport:
         if result.status != "sent":
             raise self._error(f"the message to {to_addrs[0]} was not accepted: {result.reply}")
 
-    def submit(self, sender: str, recipient: str, message: bytes) -> Result:
-        """Send one message in the open session and say what became of it."""
+    def submit(
+        self,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        ready: Callable[[], bool] | None = None,
+    ) -> Result:
+        """Send one message in the open session and say what became of it.
+
+        ``ready`` is asked before the end of the data; False abandons the message unsent.
+        """
         smtp = self._smtp
         if smtp is None:
             raise DeliveryError("no SMTP session is open")
@@ -161,6 +175,8 @@ class SmtpTransport:
             body += b"\r\n"
         try:
             smtp.send(body)
+            if ready is not None and not self._wait(ready):
+                return Result("deferred", "not sent: the ledger did not claim it", reconnect=True)
             if self._peer_spoke(smtp):  # it hung up or answered early: the end is not sent
                 return self._lost("the server closed the connection during DATA", "deferred")
             smtp.send(b".\r\n")
@@ -204,6 +220,23 @@ class SmtpTransport:
         self.close()
         return Result("deferred", f"{stage}: unexpected reply {code}", reconnect=True)
 
+    def _wait(self, ready: Callable[[], bool]) -> bool:
+        """``ready()``; when it is False or raises, drop the session in the middle of DATA."""
+        try:
+            if ready():
+                return True
+        except BaseException:
+            self._abandon()
+            raise
+        self._abandon()
+        return False
+
+    def _abandon(self) -> None:
+        """Close without QUIT: mid-DATA, QUIT would be taken as part of the message."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
     def _reset(self, smtp: smtplib.SMTP, code: int) -> None:
         """Clear the transaction after a refusal so the session can send the next message."""
         if code == 421:
@@ -216,7 +249,7 @@ class SmtpTransport:
         self.close()
 
     def _lost(self, reply: str, status: Status) -> Result:
-        self.close()
+        self._abandon()  # nothing to say QUIT to, and mid-DATA it would be message text
         return Result(status, reply, reconnect=True)
 
     @staticmethod

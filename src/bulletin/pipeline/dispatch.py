@@ -5,7 +5,9 @@ It knows neither SQL nor SMTP: it drives a ``LedgerPort`` (the store's ledger) a
 message at a time; one transaction records the outcome of its previous message and claims
 its next row (group-committed with the other workers' by one writer thread), so a row is
 ``sending`` only while its message is in flight: after a crash at most one row per
-connection is left for the next run to call ``unknown``.
+connection is left for the next run to call ``unknown``. The channel sends the message while
+that transaction commits and waits for it only before the end of the data, the point from
+which the server may have the message.
 
 4xx replies defer a row with exponential backoff up to a limit, 5xx fail it, and the run
 stops itself (``paused``) after too many failures in a row, leaving the rest pending.
@@ -51,7 +53,11 @@ class Channel(Protocol):
     def is_open(self) -> bool: ...
     def open(self) -> None: ...
     def close(self) -> None: ...
-    def submit(self, sender: str, recipient: str, message: bytes) -> Result: ...
+    def submit(
+        self, sender: str, recipient: str, message: bytes, ready: Callable[[], bool]
+    ) -> Result:
+        """Send ``message``; before the server can have it, ``ready()`` must say yes."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -175,10 +181,9 @@ class Dispatch:
                     if row is None or not self._open(channel):
                         continue
                     self.limiter.wait(self.stop)
-                    claimed = self.writer.call(previous, row)
-                    previous = None
-                    if claimed:
-                        previous = self._send(channel, row)
+                    claim = self.writer.submit(previous, row)
+                    previous = None  # in the writer's hands now
+                    previous = self._send(channel, row, claim)
                 finally:
                     self.rows.task_done()
         except BaseException as error:  # the ledger failed: stop everything, report it
@@ -199,15 +204,18 @@ class Dispatch:
             self.writer.call(outcome, None)
         return None
 
-    def _send(self, channel: Channel, row: Delivery) -> Outcome:
+    def _send(self, channel: Channel, row: Delivery, claim: _Request) -> Outcome | None:
+        """Send ``row`` while its claim commits; its outcome, or None if it was not claimed."""
         try:
             message, message_id = self.render(row)
         except BulletinError as error:
             result, message_id = Result("failed", f"cannot build the message: {error}"), ""
         else:
-            result = channel.submit(self.settings.sender, row.address, message)
+            result = channel.submit(self.settings.sender, row.address, message, claim.wait)
         if result.reconnect:
             channel.close()
+        if not claim.wait():  # the row was not ours: whatever the channel did is void
+            return None
         self._count(result.status, result.reply)
         return self._outcome(row, result, message_id)
 
@@ -282,14 +290,15 @@ class _Writer(threading.Thread):
         self.ledger, self.clock, self.recorded = ledger, clock, recorded
         self.requests: queue.Queue[_Request | None] = queue.Queue()
 
-    def call(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
-        """Record ``outcome`` and claim ``claim`` in one transaction; whether it was claimed."""
+    def submit(self, outcome: Outcome | None, claim: Delivery | None) -> _Request:
+        """Queue ``outcome`` and the claim of ``claim`` for one transaction; its request."""
         request = _Request(outcome, claim)
         self.requests.put(request)
-        request.done.acquire()  # released by the writer once committed
-        if request.error is not None:
-            raise request.error
-        return request.claimed
+        return request
+
+    def call(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
+        """Record ``outcome`` and claim ``claim`` in one transaction; whether it was claimed."""
+        return self.submit(outcome, claim).wait()
 
     def close(self) -> None:
         self.requests.put(None)
@@ -342,15 +351,26 @@ class _Writer(threading.Thread):
 
 
 class _Request:
-    __slots__ = ("claim", "claimed", "done", "error", "outcome")
+    """One transaction's worth of a worker's ledger changes, and whether its claim held."""
+
+    __slots__ = ("claim", "claimed", "committed", "done", "error", "outcome")
 
     def __init__(self, outcome: Outcome | None, claim: Delivery | None) -> None:
         self.outcome, self.claim = outcome, claim
-        self.claimed = False
+        self.claimed = self.committed = False
         self.error: BaseException | None = None
         # A lock taken now and released by the writer: lighter than an Event.
         self.done = threading.Lock()
         self.done.acquire()
+
+    def wait(self) -> bool:
+        """Block until committed; whether the row was claimed. May be asked again."""
+        if not self.committed:
+            self.done.acquire()  # released by the writer once committed
+            self.committed = True
+        if self.error is not None:
+            raise self.error
+        return self.claimed
 
 
 class _RateLimiter:

@@ -245,7 +245,11 @@ class _OutboxChannel:
     def close(self) -> None:
         return None
 
-    def submit(self, sender: str, recipient: str, message: bytes) -> delivery.Result:
+    def submit(
+        self, sender: str, recipient: str, message: bytes, ready: Callable[[], bool]
+    ) -> delivery.Result:
+        if not ready():  # a file in new/ is delivered: nothing may be there before the claim
+            return delivery.Result("deferred", "not stored: the ledger did not claim it")
         try:
             stored = self.outbox.deliver(f"{self.day.isoformat()}:{recipient}", message)
         except DeliveryError as error:
