@@ -15,6 +15,7 @@ stops itself (``paused``) after too many failures in a row, leaving the rest pen
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -88,6 +89,7 @@ class Tally:
 
 
 Render = Callable[[Delivery], tuple[bytes, str]]  # a row -> (message, Message-ID)
+_CHUNK = 8  # rows handed to a worker at a time
 
 
 class Dispatch:
@@ -106,7 +108,8 @@ class Dispatch:
         self.settings, self.clock, self.progress = settings, clock, progress
         self.tally = Tally()
         self.stop = threading.Event()
-        self.rows: queue.Queue[Delivery | None] = queue.Queue(maxsize=settings.connections * 8)
+        # Rows go to the workers a few at a time: one hand-off per row cost as much as a send.
+        self.rows: queue.Queue[list[Delivery]] = queue.Queue(maxsize=settings.connections * 2)
         self.writer = _Writer(ledger, clock, self._recorded)
         self.limiter = _RateLimiter(settings.rate_per_second)
         self.failure: BaseException | None = None
@@ -138,11 +141,12 @@ class Dispatch:
 
     def _feed(self, day: date) -> int:
         fed = 0
-        for row in self.ledger.due(day, self.clock()):
+        due = iter(self.ledger.due(day, self.clock()))
+        while chunk := list(itertools.islice(due, _CHUNK)):
             while not self.stop.is_set():
                 try:
-                    self.rows.put(row, timeout=0.1)
-                    fed += 1
+                    self.rows.put(chunk, timeout=0.1)
+                    fed += len(chunk)
                     break
                 except queue.Full:
                     continue
@@ -167,23 +171,24 @@ class Dispatch:
         try:
             while not self.stop.is_set():
                 try:
-                    row = self.rows.get_nowait()
+                    chunk = self.rows.get_nowait()
                 except queue.Empty:
                     # Nothing to claim with it: record the last outcome now, not after a wait.
                     previous = self._record(previous)
                     try:
-                        row = self.rows.get(timeout=0.1)
+                        chunk = self.rows.get(timeout=0.1)
                     except queue.Empty:
                         continue
                 try:
-                    if self.limiter.interval or not channel.is_open:
-                        previous = self._record(previous)
-                    if row is None or not self._open(channel):
-                        continue
-                    self.limiter.wait(self.stop)
-                    claim = self.writer.submit(previous, row)
-                    previous = None  # in the writer's hands now
-                    previous = self._send(channel, row, claim)
+                    for row in chunk:
+                        if self.limiter.interval or not channel.is_open:
+                            previous = self._record(previous)
+                        if self.stop.is_set() or not self._open(channel):
+                            break  # the rest stay due for the next run
+                        self.limiter.wait(self.stop)
+                        claim = self.writer.submit(previous, row)
+                        previous = None  # in the writer's hands now
+                        previous = self._send(channel, row, claim)
                 finally:
                     self.rows.task_done()
         except BaseException as error:  # the ledger failed: stop everything, report it
