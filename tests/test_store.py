@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -111,6 +112,20 @@ def test_categories_and_days_reflect_the_stored_items(store: Store) -> None:
     store.save_items([make_item(1, day=25), make_item(2)], "listing", NOW)
     assert store.categories() == [LOCAL]
     assert store.days() == [date(2026, 11, 25), date(2026, 11, 26)]
+
+
+def test_categories_come_in_slug_order_each_with_its_newest_name(store: Store) -> None:
+    assert store.categories() == []
+    world = Category(slug="world", name="World")
+    items = [
+        replace(make_item(1), category=world),
+        replace(make_item(2, minute=5), category=Category("local-news", "Local")),
+        make_item(3, minute=30),  # the newest local item names the category
+        replace(make_item(4, minute=30), category=Category("local-news", "Locally")),  # a tie
+        replace(make_item(5), category=Category("arts", "Arts")),
+    ]
+    store.save_items(items, "listing", NOW)
+    assert store.categories() == [Category("arts", "Arts"), LOCAL, world]
 
 
 def test_runs_are_recorded_with_their_outcome(store: Store) -> None:
