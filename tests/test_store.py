@@ -128,6 +128,25 @@ def test_categories_come_in_slug_order_each_with_its_newest_name(store: Store) -
     assert store.categories() == [Category("arts", "Arts"), LOCAL, world]
 
 
+def test_latest_items_read_on_sqlite_equal_what_the_portable_query_reads(store: Store) -> None:
+    arts = Category("arts", "Arts")
+    items = [
+        make_item(1),
+        replace(make_item(2, minute=1), title="", title_derived=True, source=None),
+        replace(make_item(3, minute=2), category=arts, language="ar", direction="rtl"),
+        replace(make_item(4, minute=2), updated=NOW + timedelta(hours=1), origin="a/b.md"),
+        make_item(5, day=25),
+    ]
+    store.save_items(items, "listing", NOW)
+    store.save_items([make_item(5, text="Edited.", day=25)], "listing", NOW + timedelta(days=1))
+    fast = [store.latest_items(3), store.latest_items(9), store.latest_items(9, "arts")]
+    store._latest = None  # the query every other database gets
+    assert [store.latest_items(3), store.latest_items(9), store.latest_items(9, "arts")] == fast
+    assert [item.origin for item in fast[1]] == [item.origin for item in store.latest_items(9)]
+    assert [item.id for item in fast[1]] == [f"item-{n}" for n in (3, 4, 2, 1, 5)]
+    assert fast[1][-1].updated == NOW + timedelta(days=1)
+
+
 def test_runs_are_recorded_with_their_outcome(store: Store) -> None:
     run_id = store.start_run("run", date(2026, 11, 26), NOW)
     store.finish_run(run_id, "ok", {"items_new": 3}, NOW + timedelta(seconds=5))
