@@ -21,7 +21,7 @@ from bulletin.config import Config
 from bulletin.errors import PublishError
 from bulletin.files import WriteBatch
 from bulletin.model import Category, Item
-from bulletin.pipeline.common import ItemView, category_index, site_of
+from bulletin.pipeline.common import ItemView, category_index, collector_paused, site_of
 
 MANIFEST_NAME = ".bulletin-feeds.json"
 
@@ -93,6 +93,13 @@ def publish_feeds(
     None rebuilds every feed. ``check`` builds everything, validates it and compares it with
     the files, writing nothing (like ``dry_run``).
     """
+    with collector_paused():
+        return _publish(config, view, dry_run, changed, check)
+
+
+def _publish(
+    config: Config, view: ItemView, dry_run: bool, changed: Sequence[Item] | None, check: bool
+) -> FeedsReport:
     build = _Build(config, view)
     manifest = None if changed is None or check else build.read_manifest()
     if manifest is None or manifest.fingerprint != build.fingerprint:
