@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from bulletin.errors import StoreError
 from bulletin.model import Category, Item
@@ -210,12 +212,9 @@ class Store:
         return self._items(query.limit(limit))
 
     def _items(self, query: Any) -> list[Item]:
-        # Newest first, and the id breaks ties so the order never depends on the database.
         # Only the columns an Item holds, fetched at once and unpacked by position: a feeds
         # build converts thousands of rows, and name lookups per field add up.
-        query = query.with_only_columns(*_ITEM_COLUMNS).order_by(
-            items.c.published.desc(), items.c.id.asc()
-        )
+        query = query.with_only_columns(*_ITEM_COLUMNS).order_by(*_NEWEST_FIRST)
         with self._begin() as connection:
             return [_item_of(*row) for row in connection.execute(query).all()]
 
@@ -388,6 +387,8 @@ _ITEM_FIELDS = (
     "origin",
 )
 _ITEM_COLUMNS = tuple(items.c[name] for name in _ITEM_FIELDS)
+# Newest first, and the id breaks ties so the order never depends on the database.
+_NEWEST_FIRST = (items.c.published.desc(), items.c.id.asc())
 
 
 class _SqliteLatestItems:
@@ -397,14 +398,23 @@ class _SqliteLatestItems:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialect = engine.dialect
-        newest = select(*_ITEM_COLUMNS).order_by(items.c.published.desc(), items.c.id.asc())
+
+    # Compiled at the first read, not when the store opens: most commands never read feeds.
+    @cached_property
+    def queries(self) -> dict[bool, SQLCompiler]:
+        """The query for all items (False) and for one category (True)."""
+        newest = select(*_ITEM_COLUMNS).order_by(*_NEWEST_FIRST)
         in_category = newest.where(items.c.category_slug == bindparam("slug"))
-        self.queries = {
-            False: newest.limit(bindparam("limit")).compile(dialect=dialect),
-            True: in_category.limit(bindparam("limit")).compile(dialect=dialect),
+        return {
+            False: newest.limit(bindparam("limit")).compile(dialect=self.engine.dialect),
+            True: in_category.limit(bindparam("limit")).compile(dialect=self.engine.dialect),
         }
-        self.converters = [
+
+    @cached_property
+    def converters(self) -> list[tuple[int, Callable[[Any], Any]]]:
+        """Each column that needs converting, by position, and its converter."""
+        dialect = self.engine.dialect
+        return [
             (index, convert)
             for index, column in enumerate(_ITEM_COLUMNS)
             if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
