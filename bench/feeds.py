@@ -42,7 +42,7 @@ from bulletin.feeds import (
     prepare_entry,
 )
 from bulletin.files import WriteBatch
-from bulletin.model import Category, Item, paragraphs_to_html
+from bulletin.model import Category, Item, Site, paragraphs_to_html
 from bulletin.pipeline.common import site_of
 from bulletin.pipeline.publishing import feed_categories, feed_paths, publish_feeds
 from bulletin.store import Store
@@ -225,13 +225,7 @@ def reference_build(config: Config, feeds_items: dict[str, list[Item]]) -> dict[
     prepared: dict[str, Entry] = {}
     files = {}
     for spec in specs:
-        entries = []
-        for item in feeds_items[spec.slug]:
-            entry = prepared.get(item.id)
-            if entry is None:
-                entry = prepared[item.id] = prepare_entry(site, item)
-            entries.append(entry)
-        entries = newest_first(entries)[:LIMIT]
+        entries = newest_first(_entries(site, feeds_items[spec.slug], prepared))[:LIMIT]
         files[spec.path("rss")] = reference_rss(spec, entries)
         files[spec.path("atom")] = reference_atom(spec, entries)
         files[spec.path("json")] = reference_json(spec, entries)
@@ -243,13 +237,18 @@ def bulletin_from_memory(config: Config, feeds_items: dict[str, list[Item]]) -> 
     site = site_of(config)
     prepared: dict[str, Entry] = {}
     for spec in plan_feeds(site, _categories_of(feeds_items), feed_paths(config)):
-        entries = []
-        for item in feeds_items[spec.slug]:
-            entry = prepared.get(item.id)
-            if entry is None:
-                entry = prepared[item.id] = prepare_entry(site, item)
-            entries.append(entry)
-        build_files(spec, entries, LIMIT)
+        build_files(spec, _entries(site, feeds_items[spec.slug], prepared), LIMIT)
+
+
+def _entries(site: Site, items: Sequence[Item], prepared: dict[str, Entry]) -> list[Entry]:
+    """The items' entries, each prepared once however many feeds hold it."""
+    entries = []
+    for item in items:
+        entry = prepared.get(item.id)
+        if entry is None:
+            entry = prepared[item.id] = prepare_entry(site, item)
+        entries.append(entry)
+    return entries
 
 
 def _categories_of(feeds_items: dict[str, list[Item]]) -> list[Category]:
