@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from bulletin.cli import main
 from bulletin.config import Config, parse_config
-from bulletin.errors import ConfigError
+from bulletin.errors import ConfigError, StoreError
 from bulletin.feeds import build_feed, plan_feeds
 from bulletin.model import Category, Item
 from bulletin.pipeline.common import site_of
@@ -341,3 +343,40 @@ def test_the_feed_of_everything_picks_the_items_the_store_query_would_within_a_s
     for fmt in ("rss", "atom", "json"):
         data = (config.path("feeds") / spec.path(fmt)).read_bytes()
         assert data == build_feed(spec, newest, fmt, 5)
+
+
+class _Watching:
+    """The store, noting whether the garbage collector runs while the build reads it."""
+
+    def __init__(self, store: Store, fail: bool = False) -> None:
+        self.store, self.fail = store, fail
+        self.collector_on: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def latest_items(self, limit: int, category_slug: str | None = None) -> list[Item]:
+        self.collector_on.append(gc.isenabled())
+        if self.fail:
+            raise StoreError("the disk went away")
+        return self.store.latest_items(limit, category_slug)
+
+
+def test_the_garbage_collector_is_held_off_during_a_build_and_restored_after(
+    config: Config, store: Store
+) -> None:
+    store.save_items(day_items(1, 4), "test", NOW)
+    assert gc.isenabled()
+    watching = _Watching(store)
+    publish_feeds(config, watching)  # type: ignore[arg-type]
+    assert watching.collector_on and not any(watching.collector_on)
+    assert gc.isenabled()
+    with pytest.raises(StoreError):
+        publish_feeds(config, _Watching(store, fail=True))  # type: ignore[arg-type]
+    assert gc.isenabled()
+    gc.disable()  # a caller that keeps it off finds it off
+    try:
+        publish_feeds(config, store)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
