@@ -26,7 +26,7 @@ from pathlib import Path
 from bulletin import delivery, pipeline
 from bulletin.config import load_config
 from bulletin.model import Recipient
-from bulletin.store import Entry, Store
+from bulletin.store import ListEntry, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-26"
@@ -82,7 +82,7 @@ def deployment(folder: Path, port: int, recipients: int) -> int:
     store = Store.open(config.store_url)
     try:
         now = datetime.now(UTC)
-        names = (Entry(f"reader{n:06}@list.example", f"Reader {n}") for n in range(recipients))
+        names = (ListEntry(f"reader{n:06}@list.example", f"Reader {n}") for n in range(recipients))
         store.recipients.merge(names, now)
         _, rendered = pipeline.render_day(config, store, date.fromisoformat(DAY))
         key = pipeline.sending.unsubscribe_key(config, store)

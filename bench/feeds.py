@@ -33,7 +33,7 @@ from lxml import etree
 
 from bulletin.config import Config, parse_config
 from bulletin.feeds import (
-    Entry,
+    FeedEntry,
     FeedSpec,
     build_files,
     feed_date,
@@ -121,7 +121,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
     return element
 
 
-def reference_rss(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
+def reference_rss(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     site = spec.site
     rss = etree.Element("rss", version="2.0", nsmap={"dc": DC, "atom": ATOM, "content": CONTENT})
     channel = _sub(rss, "channel")
@@ -150,7 +150,7 @@ def reference_rss(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
     return data
 
 
-def reference_atom(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
+def reference_atom(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     site = spec.site
     feed = etree.Element("feed", xmlns=ATOM)
     feed.set("{http://www.w3.org/XML/1998/namespace}lang", site.language)
@@ -182,7 +182,7 @@ def reference_atom(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
     return data
 
 
-def reference_json(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
+def reference_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     site = spec.site
 
     def dump(value: object) -> str:
@@ -222,7 +222,7 @@ def reference_build(config: Config, feeds_items: dict[str, list[Item]]) -> dict[
     """Every feed's files from items in memory: prepare once per item, serialise with lxml."""
     site = site_of(config)
     specs = plan_feeds(site, _categories_of(feeds_items), feed_paths(config))
-    prepared: dict[str, Entry] = {}
+    prepared: dict[str, FeedEntry] = {}
     files = {}
     for spec in specs:
         entries = newest_first(_entries(site, feeds_items[spec.slug], prepared))[:LIMIT]
@@ -235,12 +235,12 @@ def reference_build(config: Config, feeds_items: dict[str, list[Item]]) -> dict[
 def bulletin_from_memory(config: Config, feeds_items: dict[str, list[Item]]) -> None:
     """bulletin's own build (prepare, feedgen, JSON, records) of the same in-memory items."""
     site = site_of(config)
-    prepared: dict[str, Entry] = {}
+    prepared: dict[str, FeedEntry] = {}
     for spec in plan_feeds(site, _categories_of(feeds_items), feed_paths(config)):
         build_files(spec, _entries(site, feeds_items[spec.slug], prepared), LIMIT)
 
 
-def _entries(site: Site, items: Sequence[Item], prepared: dict[str, Entry]) -> list[Entry]:
+def _entries(site: Site, items: Sequence[Item], prepared: dict[str, FeedEntry]) -> list[FeedEntry]:
     """The items' entries, each prepared once however many feeds hold it."""
     entries = []
     for item in items:

@@ -147,6 +147,37 @@ def test_smtp_is_used_when_a_host_is_set() -> None:
     assert config.uses_smtp
 
 
+@pytest.mark.parametrize(
+    ("smtp", "expected"),
+    [
+        (
+            "delivery:\n  transport: smtp\n",
+            "config.yaml:2: delivery.transport: is smtp but delivery.smtp.host is not set",
+        ),
+        (
+            "delivery:\n  smtp:\n    host: mx\n    username: ann\n",
+            "config.yaml:4: delivery.smtp.username: a login needs a password: set password_env too",
+        ),
+        (
+            "delivery:\n  smtp:\n    host: mx\n    password_env: PW\n",
+            "config.yaml:4: delivery.smtp.password_env: a password needs a login: set username too",
+        ),
+        (
+            "delivery:\n  smtp:\n    host: mx\n    security: none\n    username: ann\n"
+            "    password_env: PW\n",
+            "config.yaml:4: delivery.smtp.security: none would send the SMTP password "
+            "unencrypted: use starttls or ssl",
+        ),
+        (
+            "delivery:\n  smtp:\n    host: mx\n    security: none\n    ca_file: ca.pem\n",
+            "config.yaml:5: delivery.smtp.ca_file: is only used with TLS, but security is none",
+        ),
+    ],
+)
+def test_settings_that_contradict_each_other_are_refused_at_load(smtp: str, expected: str) -> None:
+    assert problems_of(smtp) == [expected]
+
+
 def test_secret_named_but_unset_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.delenv("BULLETIN_TEST_SECRET", raising=False)
     with pytest.raises(ConfigError, match="BULLETIN_TEST_SECRET"):

@@ -20,8 +20,8 @@ from bulletin.digest import (
     default_templates_dir,
     html_size,
     labels_for,
+    render_archive,
     render_digest,
-    render_index,
     render_web_copy,
 )
 from bulletin.errors import PublishError
@@ -302,14 +302,14 @@ def test_the_web_copy_holds_every_item_in_full_and_no_unsubscribe_link() -> None
 
 def test_the_archive_lists_the_days_newest_first_in_the_site_language() -> None:
     days = [DAY.replace(day=2), DAY, DAY.replace(day=3), DAY]
-    page = render_index(SITE, days, WITH_FEEDS)
+    page = render_archive(SITE, days, WITH_FEEDS)
     entries = [(a.text_content(), a.get("href")) for a in tree(page).iter("a")]
     assert entries[:3] == [
         ("Sunday, March 3, 2024", "2024-03-03.html"),
         ("Saturday, March 2, 2024", "2024-03-02.html"),
         ("Friday, March 1, 2024", "2024-03-01.html"),
     ]
-    arabic = tree(render_index(make_site("ar", title="النشرة"), [DAY]))
+    arabic = tree(render_archive(make_site("ar", title="النشرة"), [DAY]))
     assert (arabic.get("lang"), arabic.get("dir")) == ("ar", "rtl")
     assert "أرشيف النشرات" in arabic.text_content()
 

@@ -26,8 +26,8 @@ from bulletin import delivery
 from bulletin.digest import (
     RenderOptions,
     build_digest,
+    render_archive,
     render_digest,
-    render_index,
     render_web_copy,
 )
 from bulletin.model import CategoryIndex, Recipient
@@ -114,7 +114,7 @@ def documents() -> dict[str, str]:
     return {
         **{name: e.html.replace(e.unsubscribe_token, url) for name, e in emails.items()},
         "web-copy": render_web_copy(day, site, options),
-        "archive": render_index(site, [DAY, DAY.replace(day=2)], options),
+        "archive": render_archive(site, [DAY, DAY.replace(day=2)], options),
     }
 
 

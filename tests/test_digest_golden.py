@@ -27,8 +27,8 @@ from bulletin.config import Config, load_config
 from bulletin.digest import (
     RenderOptions,
     build_digest,
+    render_archive,
     render_digest,
-    render_index,
     render_web_copy,
 )
 from bulletin.model import Item, Site
@@ -116,4 +116,4 @@ def test_the_web_copy_and_the_archive_match_their_golden_files() -> None:
     digest = build_digest(DAYS[-1], [item for item in items if item.day == DAYS[-1]], order)
     options = RenderOptions(feed_links=feeds(site()))
     check_golden(f"web-{DAYS[-1]}.html", render_web_copy(digest, site(), options))
-    check_golden("index.html", render_index(site(), DAYS, options))
+    check_golden("index.html", render_archive(site(), DAYS, options))

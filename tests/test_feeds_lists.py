@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from bulletin.feeds import FORMATS, FeedPaths, plan_feeds, render_index, render_opml
+from bulletin.feeds import FORMATS, FeedPaths, plan_feeds, render_index_page, render_opml
 from feedcheck import check_index_html, check_opml
 from helpers_stages import ARABIC, LOCAL, WORLD, make_site
 
@@ -27,7 +27,7 @@ def test_the_opml_list_holds_every_feed_once_in_atom() -> None:
 
 def test_the_index_page_links_every_format_of_every_feed_and_says_how_to_subscribe() -> None:
     specs = plan_feeds(SITE, [LOCAL, ARABIC])
-    page = render_index(specs, 50).decode()
+    page = render_index_page(specs, 50).decode()
     existing = {spec.path(fmt) for spec in specs for fmt in FORMATS} | {"index.opml"}
     assert check_index_html(page.encode(), "index.html", existing) == []
     assert "copy its address into your feed reader" in page
@@ -42,14 +42,14 @@ def test_the_index_page_links_every_format_of_every_feed_and_says_how_to_subscri
 def test_links_from_an_index_page_in_a_subfolder_still_reach_the_feeds() -> None:
     paths = FeedPaths(rss="rss/{slug}.xml", opml="lists/feeds.opml", index="lists/index.html")
     specs = plan_feeds(SITE, [LOCAL], paths)
-    page = render_index(specs, 50)
+    page = render_index_page(specs, 50)
     existing = {spec.path(fmt) for spec in specs for fmt in FORMATS} | {"lists/feeds.opml"}
     assert check_index_html(page, "lists/index.html", existing) == []
     assert b'href="../rss/local-news.xml"' in page and b'href="feeds.opml"' in page
 
 
 def test_the_index_page_checker_catches_broken_pages() -> None:
-    good = render_index(plan_feeds(SITE, [LOCAL]), 50)
+    good = render_index_page(plan_feeds(SITE, [LOCAL]), 50)
     existing = {"all.rss", "all.atom", "all.json", "index.opml"}
     assert check_index_html(good.replace(b"</ul>", b"</ol>", 1), "index.html", existing)
     assert check_index_html(good.replace(b' lang="en"', b"", 1), "index.html", existing)

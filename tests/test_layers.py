@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bulletin"
 
-BASE = {"model", "errors", "text", "files"}
+BASE = {"model", "errors", "text", "files", "sanitize", "languages"}
 STAGES = {"sources", "store", "feeds", "digest", "delivery", "web"}
 # What each module may import from bulletin itself; a stage never imports another stage.
 ALLOWED = {
@@ -30,8 +30,15 @@ OWNERS = {
     "click": {"cli"},
     "apscheduler": {"schedule"},
     "markdown_it": {"sources"},
-    "nh3": {"sources", "feeds", "digest"},
-    "yaml": {"config", "sources"},
+    "nh3": {"sanitize"},
+    "babel": {"languages"},
+    "yaml": {"config"},
+    "pydantic": {"config"},
+    "pydantic_core": {"config"},
+    "rich": {"cli"},
+    "dkim": {"delivery"},
+    "email_validator": {"store"},
+    "slugify": {"text"},
 }
 
 

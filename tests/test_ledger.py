@@ -13,7 +13,7 @@ import pytest
 from bulletin import delivery, pipeline
 from bulletin.config import Config, load_config
 from bulletin.errors import StoreError
-from bulletin.store import Entry, Store
+from bulletin.store import ListEntry, Store
 from helpers_stages import DAY, WORLD, make_item
 from smtp_servers import Server, deployment, self_signed
 
@@ -36,7 +36,7 @@ def setup(folder: Path, addresses: list[str], port: int | None = None, **deliver
     store = Store.open(config.store_url)
     try:
         store.save_items([make_item("a1"), make_item("w1", category=WORLD)], "test", NOW)
-        store.recipients.merge([Entry(a, f"Reader {a[:4]}") for a in addresses], NOW)
+        store.recipients.merge([ListEntry(a, f"Reader {a[:4]}") for a in addresses], NOW)
     finally:
         store.close()
     return config
@@ -253,7 +253,7 @@ def test_recipients_who_chose_categories_get_a_digest_of_those_only(
 ) -> None:
     config = setup(tmp_path, ["all@example.org"], server.port)
     store = Store.open(config.store_url)
-    store.recipients.merge([Entry("world@example.org", "", frozenset({"world"}), True)], NOW)
+    store.recipients.merge([ListEntry("world@example.org", "", frozenset({"world"}), True)], NOW)
     store.close()
     send(config)
     texts = {
@@ -278,7 +278,7 @@ def test_the_digest_sent_is_frozen_at_its_first_copy(tmp_path: Path, server: Ser
     send(config)
     store = Store.open(config.store_url)
     store.save_items([make_item("late", hour=20)], "test", NOW)
-    store.recipients.merge([Entry("new@example.org")], NOW)
+    store.recipients.merge([ListEntry("new@example.org")], NOW)
     store.close()
     send(config)
     later = next(m for m in server.mailbox.messages() if "new@" in str(m["To"]))

@@ -24,7 +24,7 @@ from bulletin import pipeline
 from bulletin.cli import main
 from bulletin.config import Config, load_config
 from bulletin.model import Category, Item, paragraphs_to_html
-from bulletin.store import Busy, Entry, Outcome, Store
+from bulletin.store import Busy, ListEntry, Outcome, Store
 from smtp_servers import Server
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
@@ -377,7 +377,7 @@ def test_a_retry_of_an_old_day_does_not_mail_people_who_subscribed_since(
         store_items(config, [item(day, news_of(day))])
         step(config, evening(day))
         store = Store.open(config.store_url)
-        store.recipients.merge([Entry("late@example.org")], evening(day))
+        store.recipients.merge([ListEntry("late@example.org")], evening(day))
         store.close()
         later = step(config, evening(day) + timedelta(hours=1))
     (retry,) = later.finished

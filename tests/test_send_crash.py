@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bulletin.config import load_config
-from bulletin.store import Entry, Store
+from bulletin.store import ListEntry, Store
 from helpers_stages import DAY, make_item
 from smtp_servers import Server, deployment
 
@@ -39,7 +39,7 @@ def test_a_send_killed_at_several_points_finishes_without_doubles_or_losses(
         config = load_config(deployment(tmp_path, server.port, smtp={"connections": CONNECTIONS}))
         store = Store.open(config.store_url)
         store.save_items([make_item("a1")], "test", NOW)
-        store.recipients.merge([Entry(a) for a in RECIPIENTS], NOW)
+        store.recipients.merge([ListEntry(a) for a in RECIPIENTS], NOW)
         store.close()
 
         running: list[subprocess.Popen[str]] = []

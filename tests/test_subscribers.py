@@ -13,7 +13,7 @@ from bulletin import pipeline
 from bulletin.cli import main
 from bulletin.config import load_config
 from bulletin.errors import StoreError
-from bulletin.store import Entry, Store, normalize_address
+from bulletin.store import ListEntry, Store, normalize_address
 from smtp_servers import deployment
 
 NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
@@ -36,15 +36,17 @@ def test_addresses_are_checked_for_syntax_and_the_domain_is_normalised() -> None
 
 
 def test_the_same_mailbox_with_another_case_of_domain_is_one_recipient(store: Store) -> None:
-    report = store.recipients.merge([Entry("ann@example.org"), Entry("ann@EXAMPLE.org")], NOW)
+    report = store.recipients.merge(
+        [ListEntry("ann@example.org"), ListEntry("ann@EXAMPLE.org")], NOW
+    )
     assert report.added == 1
-    assert store.recipients.add(Entry("ann@Example.Org", "Ann"), NOW) == "updated"
+    assert store.recipients.add(ListEntry("ann@Example.Org", "Ann"), NOW) == "updated"
     assert [s.address for s in store.recipients.each()] == ["ann@example.org"]
 
 
 def test_names_with_line_breaks_are_refused(store: Store) -> None:
     with pytest.raises(StoreError, match="line break"):
-        store.recipients.add(Entry("eve@example.org", "Eve\r\nBcc: x@example.org"), NOW)
+        store.recipients.add(ListEntry("eve@example.org", "Eve\r\nBcc: x@example.org"), NOW)
 
 
 def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: Store) -> None:
@@ -92,8 +94,8 @@ def test_an_export_imports_back_to_the_same_list(tmp_path: Path, store: Store) -
 
 
 def test_config_recipients_join_the_list_and_leave_it_with_the_config(store: Store) -> None:
-    listed = [Entry("reader@example.org", "Reader", None, True)]
-    store.recipients.add(Entry("own@example.org"), NOW)
+    listed = [ListEntry("reader@example.org", "Reader", None, True)]
+    store.recipients.add(ListEntry("own@example.org"), NOW)
     store.recipients.sync_config(listed, NOW)
     store.recipients.set_status("reader@example.org", "unsubscribed", NOW)
     store.recipients.sync_config(listed, NOW)  # stays unsubscribed

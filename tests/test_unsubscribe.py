@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bulletin import delivery, pipeline, web
 from bulletin.cli import main
 from bulletin.config import Config, load_config
-from bulletin.store import Entry, Store
+from bulletin.store import ListEntry, Store
 from smtp_servers import deployment
 
 NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ def test_a_token_names_its_address_and_any_change_makes_it_fail() -> None:
 def config(tmp_path: Path) -> Config:
     config = load_config(deployment(tmp_path))
     store = Store.open(config.store_url)
-    store.recipients.merge([Entry("ann@example.org"), Entry("bob@example.org")], NOW)
+    store.recipients.merge([ListEntry("ann@example.org"), ListEntry("bob@example.org")], NOW)
     store.close()
     return config
 

@@ -28,7 +28,7 @@ from bulletin import pipeline, web
 from bulletin.cli.base import Context, date_option, main, pass_state, shown
 from bulletin.config import Config
 from bulletin.errors import BulletinError
-from bulletin.store import STATUSES, Entry, Store
+from bulletin.store import STATUSES, ListEntry, Store
 
 
 @contextmanager
@@ -57,7 +57,7 @@ def subscribers_add(state: Context, address: str, name: str, categories: str | N
     config = state.config()
     chosen = pipeline.check_categories(config, categories.split(",") if categories else None)
     with _list_store(config) as store:
-        entry = Entry(address, name, chosen, has_categories=categories is not None)
+        entry = ListEntry(address, name, chosen, has_categories=categories is not None)
         change = store.recipients.add(entry, datetime.now(UTC))
         subscriber = store.recipients.get(address)
     assert subscriber is not None

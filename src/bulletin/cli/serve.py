@@ -17,11 +17,10 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 import click
-from pydantic import ValidationError
 
 from bulletin import pipeline, schedule, web
 from bulletin.cli.base import Context, main, pass_state
-from bulletin.config import Config, ScheduleConfig
+from bulletin.config import Config, with_listen
 from bulletin.errors import BulletinError
 from bulletin.store import Busy
 
@@ -105,11 +104,9 @@ def _with_listen(config: Config, listen: str | None) -> Config:
     if listen is None:
         return config
     try:
-        checked = ScheduleConfig.model_validate({**config.schedule.model_dump(), "listen": listen})
-    except ValidationError as error:
-        message = error.errors()[0].get("ctx", {}).get("error", error)
-        raise click.BadParameter(str(message), param_hint="--listen") from None
-    return config.model_copy(update={"schedule": checked})
+        return with_listen(config, listen)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--listen") from None
 
 
 def _web_server(config: Config) -> web.WebServer | None:

@@ -8,7 +8,7 @@ Usage::
     rendered.html, rendered.text   # the unsubscribe link is still UNSUBSCRIBE_TOKEN
     missed = render_catch_up(days, [digest_of_each_day, ...], site, options)  # after downtime
     page = render_web_copy(digest, site, options)       # feeds/digests/YYYY-MM-DD.html
-    archive = render_index(site, days, options)         # feeds/digests/index.html
+    archive = render_archive(site, days, options)         # feeds/digests/index.html
 
 Modules: ``views`` (what templates loop over, and how an over-long day is cut), ``render``
 (subject, HTML, text, size budget), ``theme`` (templates, CSS, Jinja), ``inline`` (premailer),
@@ -18,7 +18,7 @@ Modules: ``views`` (what templates loop over, and how an over-long day is cut), 
 from bulletin.digest.inline import inline_css
 from bulletin.digest.labels import LABELS, Labels, labels_for
 from bulletin.digest.render import (
-    INDEX_PATH,
+    ARCHIVE_PATH,
     MAX_HTML_BYTES,
     UNSUBSCRIBE_TOKEN,
     RenderedDigest,
@@ -26,17 +26,17 @@ from bulletin.digest.render import (
     format_day,
     format_days,
     html_size,
+    render_archive,
     render_catch_up,
     render_digest,
-    render_index,
     render_web_copy,
     web_copy_path,
 )
 from bulletin.digest.theme import KEEP_CSS_LIMIT, TEXT_WIDTH, default_templates_dir, wrap
-from bulletin.digest.views import Cut, DayView, Entry, SectionView, build_digest
+from bulletin.digest.views import Cut, DayView, DigestEntry, SectionView, build_digest
 
 __all__ = [
-    "INDEX_PATH",
+    "ARCHIVE_PATH",
     "KEEP_CSS_LIMIT",
     "LABELS",
     "MAX_HTML_BYTES",
@@ -44,7 +44,7 @@ __all__ = [
     "UNSUBSCRIBE_TOKEN",
     "Cut",
     "DayView",
-    "Entry",
+    "DigestEntry",
     "Labels",
     "RenderOptions",
     "RenderedDigest",
@@ -56,9 +56,9 @@ __all__ = [
     "html_size",
     "inline_css",
     "labels_for",
+    "render_archive",
     "render_catch_up",
     "render_digest",
-    "render_index",
     "render_web_copy",
     "web_copy_path",
     "wrap",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from babel import Locale, UnknownLocaleError
+from bulletin.languages import plural_form
 
 FALLBACK = "en"
 
@@ -37,10 +37,7 @@ class Labels:
 
     def more(self, count: int) -> str:
         """ "3 more items in the full digest online", in the plural form ``count`` takes."""
-        try:
-            form = Locale.parse(self.language).plural_form(count)
-        except (ValueError, UnknownLocaleError):
-            form = "other"
+        form = plural_form(self.language, count)
         template = self.more_items.get(form) or self.more_items["other"]
         return template.format(count=count)
 

@@ -15,9 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_interval
-
+from bulletin import languages
 from bulletin.digest import theme
 from bulletin.digest.inline import inline_css
 from bulletin.digest.labels import Labels, labels_for
@@ -31,7 +29,7 @@ MAX_HTML_BYTES = 90_000
 URL_ALLOWANCE = 1_000
 # Excerpt lengths tried in turn when the whole day does not fit; 0 is titles only.
 EXCERPT_STEPS: tuple[int | None, ...] = (None, 400, 160, 0)
-INDEX_PATH = "digests/index.html"
+ARCHIVE_PATH = "digests/index.html"
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def render_web_copy(digest: Digest, site: Site, options: RenderOptions | None = 
     return page.html(FULL, web=True)
 
 
-def render_index(site: Site, days: Sequence[date], options: RenderOptions | None = None) -> str:
+def render_archive(site: Site, days: Sequence[date], options: RenderOptions | None = None) -> str:
     """The archive page listing the digests of ``days``, newest first."""
     options = options or RenderOptions()
     env = theme.environment(options.templates_dir)
@@ -119,7 +117,7 @@ def render_index(site: Site, days: Sequence[date], options: RenderOptions | None
         "labels": labels,
         # Links relative to the archive page, which sits beside the web copies.
         "days": [(format_day(d, site.language), f"{d.isoformat()}.html") for d in newest_first],
-        "feed_links": feed_links(options, site, labels),
+        "feed_links": footer_feed_links(options, site, labels),
     }
     return theme.render(env, theme.INDEX_TEMPLATE, context)
 
@@ -149,7 +147,7 @@ class Page:
             self.web_url = site.url(web_copy_path(digest.day))
         else:
             self.date_text = format_days(*span, site.language)
-            self.web_url = site.url(INDEX_PATH)
+            self.web_url = site.url(ARCHIVE_PATH)
         self.subject = _subject(options.subject, site, self.date_text)
         self.keep_css = theme.keep_css(self.env)
         self.inline_css = theme.source(self.env, theme.INLINE_CSS)
@@ -174,8 +172,8 @@ class Page:
             "catch_up": self.catch_up,
             "web": web,
             "web_url": self.web_url,
-            "index_url": self.site.url(INDEX_PATH),
-            "feed_links": feed_links(self.options, self.site, self.labels),
+            "index_url": self.site.url(ARCHIVE_PATH),
+            "feed_links": footer_feed_links(self.options, self.site, self.labels),
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
             "keep_css": self.keep_css,
         }
@@ -212,7 +210,7 @@ def _fit(page: Page, budget: int) -> tuple[Cut, str]:
     return found
 
 
-def feed_links(options: RenderOptions, site: Site, labels: Labels) -> list[tuple[str, str]]:
+def footer_feed_links(options: RenderOptions, site: Site, labels: Labels) -> list[tuple[str, str]]:
     """The footer's feed links, labelled without the site's name, which the page shows."""
     links = []
     for label, url in options.feed_links:
@@ -229,22 +227,20 @@ def html_size(html: str) -> int:
 
 
 def format_day(day: date, language: str) -> str:
-    """The day written out in ``language`` (e.g. "Saturday, November 28, 2026"), with Babel."""
+    """The day written out in ``language`` (e.g. "Saturday, November 28, 2026")."""
     try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (ValueError, UnknownLocaleError) as error:
+        return languages.format_day(day, language)
+    except languages.UnknownLanguage as error:
         raise PublishError(
             f'site.language "{language}": no date formats known for it ({error})',
             hint='use a language tag Babel knows, such as "en", "en-GB" or "ar"',
         ) from error
-    return str(format_date(day, format="full", locale=locale))
 
 
 def format_days(first: date, last: date, language: str) -> str:
-    """A span of days written out in ``language`` ("Nov 24 – 26, 2026"), with Babel."""
+    """A span of days written out in ``language`` ("Nov 24 – 26, 2026")."""
     format_day(last, language)  # the same clear error for a language Babel does not know
-    locale = Locale.parse(language.replace("-", "_"))
-    return str(format_interval(first, last, skeleton="yMMMd", locale=locale))
+    return languages.format_days(first, last, language)
 
 
 def _subject(template: str, site: Site, date_text: str) -> str:

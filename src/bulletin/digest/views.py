@@ -41,7 +41,7 @@ FULL = Cut()
 
 
 @dataclass(frozen=True)
-class Entry:
+class DigestEntry:
     """One item as the digest shows it; ``excerpt`` is None when its whole text is shown."""
 
     item: Item
@@ -72,7 +72,7 @@ class SectionView:
 
     category: Category
     anchor: str  # the section's id in the page
-    entries: tuple[Entry, ...]
+    entries: tuple[DigestEntry, ...]
     more: int
     url: str  # the section in the web copy
 
@@ -101,7 +101,7 @@ def sections_at(digest: Digest, site_labels: Labels, web_url: str, cut: Cut) -> 
         for item in section.items[: max(left, 0)]:
             labels = labels_for(item.language, site_labels)
             url = f"{web_url}#item-{item.id}"
-            entries.append(Entry(item, labels, url, excerpt(item, cut.excerpt)))
+            entries.append(DigestEntry(item, labels, url, excerpt(item, cut.excerpt)))
         left -= len(entries)
         anchor = f"section-{section.category.slug}"
         more = len(section.items) - len(entries)

@@ -28,14 +28,14 @@ from bulletin.feeds.build import (
 from bulletin.feeds.check import problems_in
 from bulletin.feeds.entries import (
     DEFAULT_MAX_BODY_BYTES,
-    Entry,
+    FeedEntry,
     newest_first,
     plain_text,
     prepare_entry,
     tag_uri,
 )
 from bulletin.feeds.json_feed import render_json
-from bulletin.feeds.listing import render_index, render_opml
+from bulletin.feeds.lists import render_index_page, render_opml
 from bulletin.feeds.plan import (
     ALL_SLUG,
     FORMATS,
@@ -69,7 +69,7 @@ __all__ = [
     "MEDIA_TYPES",
     "BuiltFeed",
     "Chunks",
-    "Entry",
+    "FeedEntry",
     "FeedPaths",
     "FeedSpec",
     "Manifest",
@@ -83,7 +83,7 @@ __all__ = [
     "plan_feeds",
     "prepare_entry",
     "problems_in",
-    "render_index",
+    "render_index_page",
     "render_json",
     "render_opml",
     "render_xml",

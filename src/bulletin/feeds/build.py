@@ -18,7 +18,7 @@ from importlib.metadata import version
 
 from bulletin import __version__
 from bulletin.feeds import json_feed, rss_atom
-from bulletin.feeds.entries import Entry, newest_first
+from bulletin.feeds.entries import FeedEntry, newest_first
 from bulletin.feeds.plan import FORMATS, FeedPaths, FeedSpec
 from bulletin.model import Category, Site
 
@@ -39,7 +39,7 @@ class Record:
     updated: int
 
     @classmethod
-    def of(cls, entry: Entry) -> Record:
+    def of(cls, entry: FeedEntry) -> Record:
         return cls(
             entry.item_id,
             entry.id,
@@ -50,7 +50,7 @@ class Record:
 
     @property
     def sort_key(self) -> tuple[float, str]:
-        """The same order as ``Entry.sort_key``."""
+        """The same order as ``FeedEntry.sort_key``."""
         return (-float(self.published), self.item_id)
 
 
@@ -124,7 +124,7 @@ def _versions() -> tuple[str, ...]:
     return (__version__, *(version(name) for name in ("feedgen", "nh3", "lxml")))
 
 
-def feed_date(entries: Sequence[Entry]) -> datetime:
+def feed_date(entries: Sequence[FeedEntry]) -> datetime:
     """The feed's updated/lastBuildDate: its newest entry's last edit, never "now"."""
     return max((entry.updated for entry in entries), default=EMPTY_FEED_DATE)
 
@@ -147,7 +147,7 @@ class Chunks:
 
 
 def build_files(
-    spec: FeedSpec, entries: Sequence[Entry], limit: int, cache: Chunks | None = None
+    spec: FeedSpec, entries: Sequence[FeedEntry], limit: int, cache: Chunks | None = None
 ) -> BuiltFeed:
     """The feed of the newest ``limit`` of ``entries``, in every format."""
     cache = Chunks() if cache is None else cache
@@ -165,7 +165,7 @@ def splice_files(
     spec: FeedSpec,
     old_files: Mapping[str, bytes],
     old: Sequence[Record],
-    fresh: Sequence[Entry],
+    fresh: Sequence[FeedEntry],
     gone: set[str],
     limit: int,
     cache: Chunks | None = None,
@@ -178,7 +178,7 @@ def splice_files(
     """
     replaced = {entry.item_id for entry in fresh} | gone
     kept = [record for record in old if record.item_id not in replaced]
-    merged: list[Record | Entry] = [*kept, *fresh]
+    merged: list[Record | FeedEntry] = [*kept, *fresh]
     merged.sort(key=lambda entry: entry.sort_key)
     if len(old) >= limit:
         cutoff = old[-1].sort_key
@@ -188,7 +188,7 @@ def splice_files(
     chunks_by_format = _old_chunks(old_files, old)
     if chunks_by_format is None:
         return None
-    new_entries = [entry for entry in result if isinstance(entry, Entry)]
+    new_entries = [entry for entry in result if isinstance(entry, FeedEntry)]
     records = tuple(e if isinstance(e, Record) else Record.of(e) for e in result)
     updated = datetime.fromtimestamp(max((r.updated for r in records), default=0), UTC)
     cache = Chunks() if cache is None else cache

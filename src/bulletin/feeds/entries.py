@@ -14,40 +14,17 @@ import html
 import re
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from html.entities import name2codepoint
 from urllib.parse import quote
 
-import nh3
-
 from bulletin.model import Item, Site
+from bulletin.sanitize import FEED, clean_html
 from bulletin.text import clean_text, derive_title, normalize_space
 
 SUMMARY_LENGTH = 300
 DEFAULT_MAX_BODY_BYTES = 100 * 1024
 
-# Elements and attributes a feed body may carry. A subset of what the W3C Feed Validation
-# Service accepts as safe (anything else is its SecurityRisk/SecurityRiskAttr warning) and of
-# what feed readers keep: no script, style, forms, frames, event handlers or classes.
-ALLOWED_TAGS = frozenset(
-    {"a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl"}
-    | {"dt", "em", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li", "ol", "p", "pre"}
-    | {"q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th"}
-    | {"thead", "tr", "u", "ul"}
-)
-ALLOWED_ATTRIBUTES = {
-    "*": {"dir", "lang", "title"},
-    "a": {"href", "hreflang"},
-    "abbr": {"title"},
-    "blockquote": {"cite"},
-    "del": {"cite"},
-    "img": {"src", "alt", "width", "height"},
-    "ins": {"cite"},
-    "q": {"cite"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-}
-URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Block ends where a long body may be cut without splitting a paragraph.
 _BLOCK_END = re.compile(r"</(?:p|li|ul|ol|blockquote|pre|table|dl|h[2-6])>|<br>|<hr>")
 _HTML_NAMES = (
@@ -62,7 +39,7 @@ _REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?"
 
 
 @dataclass(frozen=True)
-class Entry:
+class FeedEntry:
     """An item ready for the serialisers: every string is XML-safe and final."""
 
     item_id: str
@@ -90,15 +67,17 @@ class Entry:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
-_FIELDS = tuple(f.name for f in fields(Entry))
+_FIELDS = tuple(f.name for f in fields(FeedEntry))
 
 
-def prepare_entry(site: Site, item: Item, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Entry:
+def prepare_entry(
+    site: Site, item: Item, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FeedEntry:
     """The entry of one item as ``site``'s feeds show it."""
     link = site.url(f"digests/{item.day.isoformat()}.html#item-{_url_part(item.id)}")
     published = utc_seconds(item.published)
     updated = max(published, utc_seconds(item.updated)) if item.updated else published
-    return Entry(
+    return FeedEntry(
         item_id=item.id,
         id=tag_uri(site, item),
         link=link,
@@ -114,7 +93,7 @@ def prepare_entry(site: Site, item: Item, max_body_bytes: int = DEFAULT_MAX_BODY
     )
 
 
-def newest_first(entries: list[Entry]) -> list[Entry]:
+def newest_first(entries: list[FeedEntry]) -> list[FeedEntry]:
     """Entries sorted newest first, equal times by item id."""
     return sorted(entries, key=lambda entry: entry.sort_key)
 
@@ -188,36 +167,21 @@ def _summary(item: Item) -> str:
     return first[: cut if cut > SUMMARY_LENGTH // 2 else SUMMARY_LENGTH].rstrip() + "…"
 
 
-@lru_cache(maxsize=8)
-def _sanitiser(base_url: str) -> nh3.Cleaner:
-    return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(URL_SCHEMES),
-        # Readers resolve relative URLs against the feed's URL, not the item's page; the
-        # validator warns (ContainsRelRef). Resolve them against the site now.
-        url_relative=("rewrite_with_base", base_url),
-        link_rel=None,
-        strip_comments=True,
-    )
-
-
 def _body(site: Site, item: Item, link: str, max_bytes: int) -> str:
     """Sanitised, absolute, capped HTML; in a ``<div dir lang>`` for another language.
 
     Neither RSS nor Atom can say "right to left", so the HTML itself must carry ``dir``.
     """
-    sanitiser = _sanitiser(site.base_url)
-    body = sanitiser.clean(clean(item.body_html)).strip()
+    body = clean_html(clean(item.body_html), FEED, site.base_url).strip()
     if len(body) > max_bytes // 4 and len(body.encode()) > max_bytes:
-        body = _cut(body, max_bytes, sanitiser) + f'<p><a href="{html.escape(link)}">…</a></p>'
+        body = _cut(body, max_bytes, site.base_url) + f'<p><a href="{html.escape(link)}">…</a></p>'
     if item.direction == "ltr" and item.language == site.language:
         return body
     lang = html.escape(item.language)
     return f'<div dir="{item.direction}" lang="{lang}">{body}</div>'
 
 
-def _cut(body: str, max_bytes: int, sanitiser: nh3.Cleaner) -> str:
+def _cut(body: str, max_bytes: int, base_url: str) -> str:
     """The first ``max_bytes`` of ``body``, ending at a block's end, tags closed again."""
     head = body.encode()[:max_bytes].decode("utf-8", "ignore")
     ends = [match.end() for match in _BLOCK_END.finditer(head)]
@@ -228,4 +192,4 @@ def _cut(body: str, max_bytes: int, sanitiser: nh3.Cleaner) -> str:
             head = head[: head.rfind("<")]
         head = head[: max(head.rfind(">") + 1, head.rfind(" "))]
         head = re.sub(r"&[#A-Za-z0-9]*$", "", head)
-    return sanitiser.clean(head).strip()
+    return clean_html(head, FEED, base_url).strip()

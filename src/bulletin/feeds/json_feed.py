@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bulletin.feeds.entries import Entry, clean
+from bulletin.feeds.entries import FeedEntry, clean
 from bulletin.feeds.plan import FeedSpec
 from bulletin.feeds.rss_atom import Parts
 
@@ -23,12 +23,14 @@ _SEPARATOR = b",\n"
 JsonChunks = dict[tuple[str, str], bytes]
 
 
-def render_json(spec: FeedSpec, entries: Sequence[Entry]) -> bytes:
+def render_json(spec: FeedSpec, entries: Sequence[FeedEntry]) -> bytes:
     """The JSON Feed holding ``entries`` in the given order."""
     return json_parts(spec, entries).join()
 
 
-def json_parts(spec: FeedSpec, entries: Sequence[Entry], cache: JsonChunks | None = None) -> Parts:
+def json_parts(
+    spec: FeedSpec, entries: Sequence[FeedEntry], cache: JsonChunks | None = None
+) -> Parts:
     """The feed as header, one chunk per item, and footer (chunks carry their separators).
 
     ``cache`` keeps each item's line (without separator) for the other feeds of a build.
@@ -95,7 +97,7 @@ def relink(chunks: Sequence[bytes]) -> tuple[bytes, ...]:
     )
 
 
-def _item(spec: FeedSpec, entry: Entry) -> dict[str, Any]:
+def _item(spec: FeedSpec, entry: FeedEntry) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": entry.id,
         "url": entry.link,

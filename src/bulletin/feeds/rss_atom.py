@@ -23,11 +23,12 @@ from html import escape
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.feed import FeedEntry, FeedGenerator
+from feedgen.feed import FeedEntry as FeedgenEntry
+from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from bulletin.errors import PublishError
-from bulletin.feeds.entries import Entry, clean
+from bulletin.feeds.entries import FeedEntry, clean
 from bulletin.feeds.plan import MEDIA_TYPES, FeedSpec
 
 XML_FORMATS = ("rss", "atom")
@@ -67,13 +68,13 @@ ChunkKey = tuple[str, str]
 XmlChunks = dict[ChunkKey, tuple[bytes, bytes]]
 
 
-def render_xml(spec: FeedSpec, entries: Sequence[Entry], fmt: str, updated: datetime) -> bytes:
+def render_xml(spec: FeedSpec, entries: Sequence[FeedEntry], fmt: str, updated: datetime) -> bytes:
     """The feed in ``fmt`` holding ``entries`` in the given order, dated ``updated``."""
     return xml_parts(spec, entries, updated)[fmt].join()
 
 
 def xml_parts(
-    spec: FeedSpec, entries: Sequence[Entry], updated: datetime, cache: XmlChunks | None = None
+    spec: FeedSpec, entries: Sequence[FeedEntry], updated: datetime, cache: XmlChunks | None = None
 ) -> dict[str, Parts]:
     """The feed's RSS and Atom documents holding ``entries`` in order, cut into their parts.
 
@@ -209,7 +210,7 @@ def _link_feed(fg: FeedGenerator, spec: FeedSpec, fmt: str) -> None:
     fg.link(href=spec.site.url(""), rel="alternate", type="text/html")
 
 
-def _fill_entry(fe: FeedEntry, spec: FeedSpec, entry: Entry) -> None:
+def _fill_entry(fe: FeedgenEntry, spec: FeedSpec, entry: FeedEntry) -> None:
     """Set everything of ``entry`` once, for both formats."""
     fe.guid(entry.id, permalink=False)  # also the Atom <id>; a tag URI is no permalink
     fe.title(entry.title)  # never empty: feedgen's Atom raises on an untitled entry

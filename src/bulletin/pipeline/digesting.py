@@ -34,7 +34,7 @@ def web_copy_path(config: Config, day: date) -> Path:
 
 def index_path(config: Config) -> Path:
     """Where the archive page listing every web copy is written."""
-    return config.path(config.feeds.dir) / digest.INDEX_PATH
+    return config.path(config.feeds.dir) / digest.ARCHIVE_PATH
 
 
 Variant = Callable[[frozenset[str] | None], digest.RenderedDigest]
@@ -100,7 +100,7 @@ def write_web_copy(config: Config, view: ItemView, built: Digest) -> Path:
     target = web_copy_path(config, built.day)
     write_if_changed(target, digest.render_web_copy(built, site, options).encode())
     days = published_days(target.parent)
-    write_if_changed(index_path(config), digest.render_index(site, days, options).encode())
+    write_if_changed(index_path(config), digest.render_archive(site, days, options).encode())
     return target
 
 

@@ -19,7 +19,7 @@ from bulletin.pipeline.common import Clock, category_index, open_store, system_c
 from bulletin.pipeline.digesting import render_day
 from bulletin.pipeline.dispatch import Progress
 from bulletin.pipeline.sending import SendReport, send_rows, unsubscribe_key
-from bulletin.store import STATUSES, Delivery, Entry, MergeReport, Store, normalize_address
+from bulletin.store import STATUSES, Delivery, ListEntry, MergeReport, Store, normalize_address
 
 
 def send_day(
@@ -139,7 +139,7 @@ def import_csv(
             f"{name}: no address column", hint="the first line must name the columns: address,name"
         )
 
-    def entries() -> Iterator[Entry]:
+    def entries() -> Iterator[ListEntry]:
         for row in reader:
             line = reader.line_num
             try:
@@ -151,7 +151,7 @@ def import_csv(
     return report
 
 
-def _entry(config: Config, row: dict[str, str], column: str, fields: dict[str, str]) -> Entry:
+def _entry(config: Config, row: dict[str, str], column: str, fields: dict[str, str]) -> ListEntry:
     address = normalize_address(row.get(column) or "")
     name = (row.get(fields["name"]) or "") if "name" in fields else ""
     status = ((row.get(fields["status"]) or "") if "status" in fields else "").strip() or "active"
@@ -160,7 +160,7 @@ def _entry(config: Config, row: dict[str, str], column: str, fields: dict[str, s
     has_categories = "categories" in fields
     text = (row.get(fields["categories"]) or "") if has_categories else ""
     categories = check_categories(config, text.replace(";", ",").split(",")) if text else None
-    return Entry(address, name, categories, has_categories, status)
+    return ListEntry(address, name, categories, has_categories, status)
 
 
 EXPORT_COLUMNS = ("address", "name", "status", "categories", "created", "changed")

@@ -140,7 +140,7 @@ def _put_all(
                     FeedFile(build.folder / spec.path(fmt), spec.slug, fmt, "skipped")
                 )
     build.put(report, build.paths.opml, "lists", "opml", feeds.render_opml(specs), writing, check)
-    index = feeds.render_index(specs, build.limit)
+    index = feeds.render_index_page(specs, build.limit)
     build.put(report, build.paths.index, "lists", "html", index, writing, check)
     if writing:
         categories = tuple(spec.category for spec in specs if spec.category is not None)
@@ -161,14 +161,14 @@ class _Build:
         self.max_body = config.feeds.max_body_kb * 1024
         self.folder = config.path(config.feeds.dir)
         self.fingerprint = feeds.fingerprint(self.site, self.paths, self.limit, self.max_body)
-        self._entries: dict[str, tuple[Item, feeds.Entry]] = {}
+        self._entries: dict[str, tuple[Item, feeds.FeedEntry]] = {}
         # Each entry's bytes in every format, serialised once however many feeds hold it.
         self.chunks = feeds.Chunks()
 
     def plan(self, categories: Sequence[Category]) -> list[feeds.FeedSpec]:
         return feeds.plan_feeds(self.site, categories, self.paths)
 
-    def entry(self, item: Item) -> feeds.Entry:
+    def entry(self, item: Item) -> feeds.FeedEntry:
         """The item's entry, prepared once per build however many feeds hold it."""
         # Looked up by id, then compared: hashing a whole Item (body, paragraphs) for a dict
         # key costs more than the comparison, and in a full build every item is met once.
@@ -179,7 +179,7 @@ class _Build:
         self._entries[item.id] = (item, entry)
         return entry
 
-    def prepare(self, item: Item) -> feeds.Entry:
+    def prepare(self, item: Item) -> feeds.FeedEntry:
         """The item's entry, prepared anew."""
         try:
             return feeds.prepare_entry(self.site, item, self.max_body)
@@ -192,7 +192,7 @@ class _Build:
     def from_store(self, spec: feeds.FeedSpec) -> feeds.BuiltFeed:
         return self.build(spec, [self.entry(item) for item in self._latest(spec)])
 
-    def build(self, spec: feeds.FeedSpec, entries: Sequence[feeds.Entry]) -> feeds.BuiltFeed:
+    def build(self, spec: feeds.FeedSpec, entries: Sequence[feeds.FeedEntry]) -> feeds.BuiltFeed:
         return feeds.build_files(spec, entries, self.limit, self.chunks)
 
     def everything(self, specs: Sequence[feeds.FeedSpec]) -> list[feeds.BuiltFeed]:
@@ -282,9 +282,9 @@ class _Build:
         self,
         spec: feeds.FeedSpec,
         manifest: feeds.Manifest,
-        fresh: dict[str, feeds.Entry],
+        fresh: dict[str, feeds.FeedEntry],
         holders: dict[str, set[str]],
-        newest: list[feeds.Entry],
+        newest: list[feeds.FeedEntry],
         old_names: dict[str, str],
     ) -> feeds.BuiltFeed | None:
         """The feed rebuilt or spliced, or None if nothing in it changed."""
@@ -316,7 +316,7 @@ class _Build:
         return all((self.folder / spec.path(fmt)).is_file() for fmt in feeds.FORMATS)
 
     def _categories(
-        self, manifest: feeds.Manifest, changed: list[Item], fresh: list[feeds.Entry]
+        self, manifest: feeds.Manifest, changed: list[Item], fresh: list[feeds.FeedEntry]
     ) -> list[Category]:
         """The categories of the last build, with the configured names and any new ones."""
         index = category_index(self.config)

@@ -21,7 +21,7 @@ from bulletin.errors import DeliveryError
 from bulletin.model import Recipient
 from bulletin.pipeline.common import Clock, DigestReport, site_of
 from bulletin.pipeline.dispatch import Channel, Dispatch, Progress, Settings
-from bulletin.store import Delivery, Entry, Issue, Store, normalize_address, parse_categories
+from bulletin.store import Delivery, Issue, ListEntry, Store, normalize_address, parse_categories
 
 Variant = Callable[[frozenset[str] | None], digest.RenderedDigest]
 
@@ -57,10 +57,10 @@ def recipients_of(config: Config) -> list[Recipient]:
     return [Recipient(r.address, r.name) for r in config.delivery.recipients]
 
 
-def config_entries(config: Config) -> list[Entry]:
+def config_entries(config: Config) -> list[ListEntry]:
     """The recipients of config.yaml as entries for the mailing list."""
     return [
-        Entry(
+        ListEntry(
             r.address,
             r.name,
             None if r.categories is None else frozenset(r.categories),

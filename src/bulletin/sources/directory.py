@@ -15,32 +15,20 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import nh3
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from bulletin.config.yaml_doc import YamlError, read_yaml
 from bulletin.errors import InputProblem, SourceError
 from bulletin.model import Item, direction_for
+from bulletin.sanitize import ITEM, clean_html
 from bulletin.sources import ReadResult, ReadSettings, files_under
 from bulletin.text import clean_text, derive_title, normalize_space, slugify, stable_id
 
 KEYS = frozenset({"date", "category", "title", "source", "language", "id", "time"})
-ALLOWED_TAGS = frozenset(
-    {"p", "a", "em", "strong", "blockquote", "ul", "ol", "li", "code", "pre", "br"}
-    | {"h2", "h3", "h4"}
-)
-# Relative links are dropped too: feeds and mail are read far from the site they would point to.
-_SANITIZER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    attributes={"a": {"href", "title"}},
-    url_schemes={"http", "https", "mailto"},
-    url_relative="deny",
-    link_rel="noopener",
-)
 # "html": False turns raw HTML in a file into text; the sanitiser is the second fence.
+# Relative links are dropped too (``sanitize.ITEM``): feeds and mail are read far from the site.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
-_KEY_LINE = re.compile(r"(?P<key>[A-Za-z_][\w-]*)\s*:")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CLOCK = re.compile(r"(?P<hour>[01]?[0-9]|2[0-3]):(?P<minute>[0-5][0-9])")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -104,24 +92,16 @@ def _split_front(text: str) -> tuple[str, str, int]:
 
 def _load_front(front: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The front matter's mapping, and the line of each top-level key."""
-    lines: dict[str, int] = {}
-    for number, text in enumerate(front.split("\n"), 2):
-        match = _KEY_LINE.match(text)
-        if match:
-            lines.setdefault(match["key"], number)
     try:
-        meta = yaml.safe_load(front)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 2 if mark else 1
-        raise _Bad(line, f"invalid YAML in the front matter: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise _Bad(1, f"invalid YAML in the front matter: {error}") from None
-    except ValueError as error:
-        # PyYAML builds dates itself and raises ValueError for one like 2026-02-31.
-        raise _Bad(lines.get("date", 1), f"invalid date in the front matter: {error}") from None
-    if meta is None:
-        meta = {}
+        document = read_yaml(front)
+    except YamlError as error:
+        if error.line is None:  # a date that does not exist, like 2026-02-31
+            line = error.lines.get(("date",), 0) + 1
+            raise _Bad(line, f"invalid date in the front matter: {error.problem}") from None
+        raise _Bad(error.line + 1, f"invalid YAML in the front matter: {error.problem}") from None
+    # The front matter starts on the file's second line, after its opening '---'.
+    lines = {str(path[0]): line + 1 for path, line in document.lines.items() if len(path) == 1}
+    meta = {} if document.data is None else document.data
     if not isinstance(meta, dict):
         raise _Bad(2, "the front matter must be keys and values, like 'date: 2026-11-25'")
     return meta, lines
@@ -230,7 +210,7 @@ def _item(front: _Front, body: _Body, settings: ReadSettings, origin: str, item_
         category=settings.categories.resolve(front.category, slugify),
         title=front.title or derive_title(paragraphs[0]),
         paragraphs=paragraphs,
-        body_html=_SANITIZER.clean(_MARKDOWN.render(body.text)).strip(),
+        body_html=clean_html(_MARKDOWN.render(body.text), ITEM).strip(),
         source=front.source,
         language=language,
         direction=direction_for(language),

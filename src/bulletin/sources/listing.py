@@ -15,9 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from babel.dates import get_month_names
-
 from bulletin.errors import InputProblem
+from bulletin.languages import month_names
 from bulletin.model import Item, direction_for, paragraphs_to_html
 from bulletin.sources import ReadResult, ReadSettings
 from bulletin.text import clean_text, derive_title, normalize_space, slugify, stable_id
@@ -88,10 +87,8 @@ def _month_key(name: str) -> str:
 def _month_table() -> dict[str, tuple[int, bool]]:
     table: dict[str, tuple[int, bool]] = {}
     for locale, arabic in MONTH_LOCALES:
-        for width in ("wide", "abbreviated"):
-            for context in ("format", "stand-alone"):
-                for number, name in get_month_names(width, context, locale).items():
-                    table.setdefault(_month_key(name), (int(number), arabic))
+        for number, name in month_names(locale):
+            table.setdefault(_month_key(name), (number, arabic))
     table.setdefault("sept", (9, False))
     return table
 

@@ -12,7 +12,7 @@ from bulletin.store.ledger import STATES, Delivery, Issue, Ledger, Outcome
 from bulletin.store.locks import Busy, FileLock, lock_holder
 from bulletin.store.recipients import (
     STATUSES,
-    Entry,
+    ListEntry,
     MergeReport,
     Recipients,
     Subscriber,
@@ -47,10 +47,10 @@ __all__ = [
     "Delivery",
     "DigestDay",
     "DigestLog",
-    "Entry",
     "FileLock",
     "Issue",
     "Ledger",
+    "ListEntry",
     "MergeReport",
     "Outcome",
     "Recipients",

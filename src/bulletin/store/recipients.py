@@ -42,7 +42,7 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
-class Entry:
+class ListEntry:
     """A recipient as a command, a CSV row or the config gives it, before merging.
 
     ``categories`` is applied only when ``has_categories``; ``status`` only lowers an active
@@ -112,14 +112,14 @@ class Recipients:
             row = connection.execute(query).first()
         return None if row is None else _subscriber(row._mapping)
 
-    def add(self, entry: Entry, now: datetime) -> Change:
+    def add(self, entry: ListEntry, now: datetime) -> Change:
         """Add a recipient, or update and re-activate the one with that address."""
         report = self.merge([entry], now, origin="list", reactivate=True)
         return "added" if report.added else "updated" if report.updated else "unchanged"
 
     def merge(
         self,
-        entries: Iterable[Entry],
+        entries: Iterable[ListEntry],
         now: datetime,
         origin: str = "list",
         reactivate: bool = False,
@@ -129,7 +129,7 @@ class Recipients:
         Merging the same entries twice changes nothing the second time.
         """
         report = MergeReport()
-        page: dict[str, Entry] = {}
+        page: dict[str, ListEntry] = {}
         for entry in entries:
             page[normalize_address(entry.address)] = entry  # a later row wins within a page
             if len(page) >= _PAGE:
@@ -141,7 +141,7 @@ class Recipients:
 
     def _merge_page(
         self,
-        page: dict[str, Entry],
+        page: dict[str, ListEntry],
         now: datetime,
         origin: str,
         reactivate: bool,
@@ -225,7 +225,7 @@ class Recipients:
             found = {status: int(n) for status, n in connection.execute(query)}
         return {status: found.get(status, 0) for status in STATUSES}
 
-    def sync_config(self, entries: Sequence[Entry], now: datetime) -> MergeReport:
+    def sync_config(self, entries: Sequence[ListEntry], now: datetime) -> MergeReport:
         """Make the recipients listed in config.yaml part of the list.
 
         They are added (origin ``config``) and their names and categories follow the config;
@@ -241,7 +241,7 @@ class Recipients:
                 delete(recipients).where(c.origin == "config", c.address.not_in(list(wanted)))
             )
         ours = [
-            Entry(a, e.name, e.categories, True, "active")
+            ListEntry(a, e.name, e.categories, True, "active")
             for a, e in wanted.items()
             if a not in theirs
         ]
@@ -262,7 +262,7 @@ def _resolve(connection: Any, address: str) -> str | None:
 
 
 def _changes(
-    row: Any, name: str, categories: str | None, entry: Entry, reactivate: bool
+    row: Any, name: str, categories: str | None, entry: ListEntry, reactivate: bool
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if name and name != row.name:

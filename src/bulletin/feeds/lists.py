@@ -60,7 +60,7 @@ def render_opml(specs: Sequence[FeedSpec]) -> bytes:
     return data + b"\n"
 
 
-def render_index(specs: Sequence[FeedSpec], max_items: int) -> bytes:
+def render_index_page(specs: Sequence[FeedSpec], max_items: int) -> bytes:
     """A plain HTML5 page listing every feed in every format, with how to subscribe."""
     site = specs[0].site
     here = posixpath.dirname(specs[0].paths.index)

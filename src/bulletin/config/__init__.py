@@ -1,0 +1,45 @@
+"""Loads config.yaml, validates all of it at start, and gives typed sections with defaults.
+
+``schema`` declares every key once (pydantic: the only package importing it, with yaml);
+``loading`` reads the file with the line of every key and reports all problems at once;
+``reference`` generates the README's table and the commented file of ``bulletin init``.
+"""
+
+from bulletin.config.loading import load_config, parse_config, read_secret, with_listen
+from bulletin.config.reference import commented_config, config_keys, reference_table
+from bulletin.config.schema import (
+    CONFIG_NAME,
+    CategoryConfig,
+    Config,
+    DeliveryConfig,
+    DigestConfig,
+    FeedsConfig,
+    RecipientConfig,
+    ScheduleConfig,
+    SiteConfig,
+    SmtpConfig,
+    SourceConfig,
+    StoreConfig,
+)
+
+__all__ = [
+    "CONFIG_NAME",
+    "CategoryConfig",
+    "Config",
+    "DeliveryConfig",
+    "DigestConfig",
+    "FeedsConfig",
+    "RecipientConfig",
+    "ScheduleConfig",
+    "SiteConfig",
+    "SmtpConfig",
+    "SourceConfig",
+    "StoreConfig",
+    "commented_config",
+    "config_keys",
+    "load_config",
+    "parse_config",
+    "read_secret",
+    "reference_table",
+    "with_listen",
+]
