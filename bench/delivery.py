@@ -45,7 +45,8 @@ marks = []
 def progress(status):
     marks.append(time.perf_counter())
 started = time.perf_counter()
-report = pipeline.send_day(load_config(), date.fromisoformat(sys.argv[1]), progress=progress)
+report = pipeline.send_day(pipeline.RunContext(load_config()), date.fromisoformat(sys.argv[1]),
+                           progress=progress)
 print(json.dumps({"sent": report.sent, "failed": report.failed, "deferred": report.deferred,
                   "first": marks[0] - started, "loop": marks[-1] - marks[0],
                   "total": time.perf_counter() - started}))
@@ -78,18 +79,15 @@ def deployment(folder: Path, port: int, recipients: int) -> int:
     )
     (folder / "config.yaml").write_text(head + smtp + tail, encoding="utf-8")
     bulletin(folder, "collect")  # the example's items; no digest sent yet
-    config = load_config(folder / "config.yaml")
-    store = Store.open(config.store_url)
-    try:
+    ctx = pipeline.RunContext(load_config(folder / "config.yaml"))
+    with Store.open(ctx.store_url) as store:
         now = datetime.now(UTC)
         names = (ListEntry(f"reader{n:06}@list.example", f"Reader {n}") for n in range(recipients))
         store.recipients.merge(names, now)
-        _, rendered = pipeline.render_day(config, store, date.fromisoformat(DAY))
-        key = pipeline.sending.unsubscribe_key(config, store)
-    finally:
-        store.close()
-    site, reader = pipeline.site_of(config), Recipient("reader000001@list.example", "Reader 1")
-    links = pipeline.sending.unsubscribe_links(config, key, reader.address)
+        _, rendered = pipeline.Digests(ctx, store).render([date.fromisoformat(DAY)])
+        key = ctx.unsubscribe_key(store)
+    site, reader = ctx.site, Recipient("reader000001@list.example", "Reader 1")
+    links = pipeline.unsubscribe_links(ctx, key, reader.address)
     sender = delivery.Sender("digest@news.example.org", "Cedarport Daily")
     return len(delivery.build_message(rendered, site, sender, reader, links, now))
 

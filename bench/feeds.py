@@ -43,8 +43,7 @@ from bulletin.feeds import (
 )
 from bulletin.files import WriteBatch
 from bulletin.model import Category, Item, Site, paragraphs_to_html
-from bulletin.pipeline.common import site_of
-from bulletin.pipeline.publishing import feed_categories, feed_paths, publish_feeds
+from bulletin.pipeline import RunContext, feed_categories, publish_feeds
 from bulletin.store import Store
 
 ITEMS = 100_000
@@ -220,8 +219,8 @@ def _escape(text: str) -> str:
 
 def reference_build(config: Config, feeds_items: dict[str, list[Item]]) -> dict[str, bytes]:
     """Every feed's files from items in memory: prepare once per item, serialise with lxml."""
-    site = site_of(config)
-    specs = plan_feeds(site, _categories_of(feeds_items), feed_paths(config))
+    site = RunContext(config).site
+    specs = plan_feeds(site, _categories_of(feeds_items), RunContext(config).feeds.paths)
     prepared: dict[str, FeedEntry] = {}
     files = {}
     for spec in specs:
@@ -234,9 +233,9 @@ def reference_build(config: Config, feeds_items: dict[str, list[Item]]) -> dict[
 
 def bulletin_from_memory(config: Config, feeds_items: dict[str, list[Item]]) -> None:
     """bulletin's own build (prepare, feedgen, JSON, records) of the same in-memory items."""
-    site = site_of(config)
+    site = RunContext(config).site
     prepared: dict[str, FeedEntry] = {}
-    for spec in plan_feeds(site, _categories_of(feeds_items), feed_paths(config)):
+    for spec in plan_feeds(site, _categories_of(feeds_items), RunContext(config).feeds.paths):
         build_files(spec, _entries(site, feeds_items[spec.slug], prepared), LIMIT)
 
 
@@ -305,24 +304,24 @@ def main() -> int:
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
 
             # 1. full build (bytes only) against the lxml reference from memory
-            slugs = ["all", *(c.slug for c in feed_categories(config, store))]
+            slugs = ["all", *(c.slug for c in feed_categories(RunContext(config), store))]
             in_memory = {
                 slug: store.latest_items(LIMIT, None if slug == "all" else slug) for slug in slugs
             }
             reference = reference_build(config, in_memory)
-            report = publish_feeds(config, store, dry_run=True)
+            report = publish_feeds(RunContext(config), store, dry_run=True)
             assert len(report.written) == len(reference) + 2, "the builds differ in files"
-            publish_feeds(config, store)
+            publish_feeds(RunContext(config), store)
             for name, data in reference.items():
                 assert (live / name).read_bytes() == data, f"{name} differs from the reference"
-            t_full = timed(lambda: publish_feeds(config, store, dry_run=True))
+            t_full = timed(lambda: publish_feeds(RunContext(config), store, dry_run=True))
             t_reference = timed(lambda: reference_build(config, in_memory))
             t_memory = timed(lambda: bulletin_from_memory(config, in_memory))
             t_categories = timed(lambda: store.categories())
             t_reads = timed(
                 lambda: [store.latest_items(LIMIT, s if s != "all" else None) for s in slugs]
             )
-            m_full = peak(lambda: publish_feeds(config, store, dry_run=True))
+            m_full = peak(lambda: publish_feeds(RunContext(config), store, dry_run=True))
             m_reference = peak(lambda: reference_build(config, in_memory))
 
             # 2. a new day: incremental (in the live folder) against full (in its twin)
@@ -342,13 +341,17 @@ def main() -> int:
                 return restore
 
             t_incremental = timed(
-                lambda: publish_feeds(config, store, changed=new), before=reset(live)
+                lambda: publish_feeds(RunContext(config), store, changed=new), before=reset(live)
             )
-            t_full_write = timed(lambda: publish_feeds(twin_config, store), before=reset(twin))
-            m_incremental = peak(lambda: publish_feeds(config, store, changed=new), reset(live))
-            m_full_write = peak(lambda: publish_feeds(twin_config, store), reset(twin))
+            t_full_write = timed(
+                lambda: publish_feeds(RunContext(twin_config), store), before=reset(twin)
+            )
+            m_incremental = peak(
+                lambda: publish_feeds(RunContext(config), store, changed=new), reset(live)
+            )
+            m_full_write = peak(lambda: publish_feeds(RunContext(twin_config), store), reset(twin))
             reset(live)()
-            incremental = publish_feeds(config, store, changed=new)
+            incremental = publish_feeds(RunContext(config), store, changed=new)
             # The floor of any build that changes these files: writing the same bytes alone.
             changed_files = [(path, path.read_bytes()) for path in incremental.written]
 
@@ -359,9 +362,9 @@ def main() -> int:
 
             t_writes = timed(write_alone, before=reset(live))
             reset(live)()
-            incremental = publish_feeds(config, store, changed=new)
+            incremental = publish_feeds(RunContext(config), store, changed=new)
             reset(twin)()
-            full = publish_feeds(twin_config, store)
+            full = publish_feeds(RunContext(twin_config), store)
             assert all(
                 (live / p.name).read_bytes() == p.read_bytes()
                 for p in twin.iterdir()

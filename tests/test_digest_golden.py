@@ -51,19 +51,23 @@ def feeds(site: Site) -> tuple[tuple[str, str], ...]:
 @cache
 def example() -> tuple[Config, tuple[Item, ...]]:
     config = load_config(ROOT / "config.yaml")
-    items = {item.id: item for _, read in pipeline.read_sources(config) for item in read.items}
+    items = {
+        item.id: item
+        for _, read in pipeline.read_sources(pipeline.RunContext(config))
+        for item in read.items
+    }
     return config, tuple(items.values())
 
 
 def site(language: str = "en") -> Site:
     config, _ = example()
-    s = pipeline.site_of(config)
+    s = pipeline.RunContext(config).site
     return s if language == "en" else replace(s, language=language, title="نشرة سيدربورت")
 
 
 def rendered_day(day: date, language: str = "en") -> tuple[str, str]:
     config, items = example()
-    order = pipeline.category_index(config).order_key
+    order = pipeline.RunContext(config).categories.order_key
     digest = build_digest(day, [item for item in items if item.day == day], order)
     options = RenderOptions(subject=config.digest.subject, feed_links=feeds(site(language)))
     rendered = render_digest(digest, site(language), options)
@@ -112,7 +116,7 @@ def test_an_arabic_site_digest_matches_its_golden_files() -> None:
 
 def test_the_web_copy_and_the_archive_match_their_golden_files() -> None:
     config, items = example()
-    order = pipeline.category_index(config).order_key
+    order = pipeline.RunContext(config).categories.order_key
     digest = build_digest(DAYS[-1], [item for item in items if item.day == DAYS[-1]], order)
     options = RenderOptions(feed_links=feeds(site()))
     check_golden(f"web-{DAYS[-1]}.html", render_web_copy(digest, site(), options))

@@ -14,16 +14,12 @@ from click.testing import CliRunner
 from lxml import html as lxml_html
 
 from bulletin import pipeline
+from bulletin.calendar import DigestPlan
 from bulletin.cli import main
 from bulletin.config import Config, parse_config
 from bulletin.digest import UNSUBSCRIBE_TOKEN
 from bulletin.model import Category, Item
-from bulletin.pipeline.digesting import (
-    build_day,
-    published_days,
-    render_options,
-    write_web_copy,
-)
+from bulletin.pipeline import Digests, RunContext, published_days
 from helpers_stages import LOCAL, WORLD, make_item
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +64,9 @@ def test_web_copies_and_an_archive_of_them_newest_first(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "notes.html").write_text("not a digest")
     (folder / "2026-13-40.html").write_text("not a day")
+    digests = Digests(RunContext(config), view)
     for day in days:
-        written = write_web_copy(config, view, build_day(config, view, day))
+        written = digests.write_web_copy(digests.day(day))
         assert written == folder / f"{day}.html"
     archive = lxml_html.fromstring((folder / "index.html").read_bytes())
     assert [a.get("href") for a in archive.iter("a") if a.get("href", "").endswith(".html")] == [
@@ -82,13 +79,13 @@ def test_web_copies_and_an_archive_of_them_newest_first(tmp_path: Path) -> None:
     assert "Item w" in page and UNSUBSCRIBE_TOKEN not in page
     # A rerun writes nothing: unchanged bytes keep their modification time (HTTP caches).
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    write_web_copy(config, view, build_day(config, view, DAY))
+    digests.write_web_copy(digests.day(DAY))
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
 def test_the_size_budget_and_subject_come_from_the_config(tmp_path: Path) -> None:
     config = config_in(tmp_path, "digest: {max_html_kb: 40, subject: '{date}'}\n")
-    options = render_options(config, Items(items_of(DAY)))
+    options = Digests(RunContext(config), Items(items_of(DAY))).options
     assert options.max_html_bytes == 40_000 and options.subject == "{date}"
     assert options.feed_links[0] == ("Daily Bugle", "https://news.example.org/all.atom")
 
@@ -101,25 +98,23 @@ def test_a_size_budget_gmail_would_clip_or_no_email_could_meet_is_refused(
         config_in(tmp_path, f"digest: {{max_html_kb: {kb}}}\n")
 
 
+def digest_of(config: Config, day: date) -> pipeline.DigestResult:
+    """The day's digest as a run's step renders, copies and sends it."""
+    ctx = RunContext(config)
+    with ctx.open_store() as store:
+        step = pipeline.Step(ctx, store, pipeline.system_clock, pipeline.Stop(), pipeline.RunLog())
+        return step.digest(DigestPlan((day,)), pipeline.system_clock())
+
+
 def test_a_day_without_items_sends_nothing_and_publishes_nothing(tmp_path: Path) -> None:
-    config = config_in(tmp_path)
-    store = pipeline.open_store(config)
-    try:
-        report = pipeline.digest_and_deliver(config, store, Items(), DAY)
-    finally:
-        store.close()
-    assert report.skipped == "no items that day" and report.web_copy is None
+    report = digest_of(config_in(tmp_path), DAY)
+    assert report.status == "empty" and report.web_copy is None
     assert not (tmp_path / "feeds").exists()
 
 
 def test_send_empty_asks_for_a_nothing_today_note(tmp_path: Path) -> None:
-    config = config_in(tmp_path, "digest: {send_empty: true}\n")
-    store = pipeline.open_store(config)
-    try:
-        report = pipeline.digest_and_deliver(config, store, Items(), DAY)
-    finally:
-        store.close()
-    assert report.skipped == "" and report.items == 0
+    report = digest_of(config_in(tmp_path, "digest: {send_empty: true}\n"), DAY)
+    assert report.status == "sent" and report.items == 0
     assert report.web_copy is not None
     assert "Nothing today" in report.web_copy.read_text(encoding="utf-8")
 
@@ -181,5 +176,5 @@ def test_digest_rejects_a_malformed_date(deployment: Path) -> None:
 
 def test_sections_follow_the_configured_category_order(tmp_path: Path) -> None:
     config = config_in(tmp_path)
-    built = build_day(config, Items(items_of(DAY)), DAY)
+    built = Digests(RunContext(config), Items(items_of(DAY))).day(DAY)
     assert [section.category for section in built.sections] == [Category("world", "World"), LOCAL]

@@ -16,16 +16,9 @@ from click.testing import CliRunner
 from bulletin.cli import main
 from bulletin.config import Config, parse_config
 from bulletin.errors import ConfigError, StoreError
-from bulletin.feeds import build_feed, plan_feeds
+from bulletin.feeds import MANIFEST_NAME, build_feed, plan_feeds
 from bulletin.model import Category, Item
-from bulletin.pipeline.common import site_of
-from bulletin.pipeline.publishing import (
-    MANIFEST_NAME,
-    FeedsReport,
-    feed_categories,
-    feed_paths,
-    publish_feeds,
-)
+from bulletin.pipeline import FeedsReport, RunContext, feed_categories, publish_feeds
 from bulletin.store import Store
 from feedcheck import check_atom, check_index_html, check_json_feed, check_opml, check_rss
 from helpers_stages import ARABIC, LOCAL, WORLD, arabic_item, make_item
@@ -91,7 +84,7 @@ def test_a_full_build_writes_every_feed_in_every_format_and_the_lists(
     config: Config, store: Store
 ) -> None:
     store.save_items([*day_items(1, 4), arabic_item("ar1")], "test", NOW)
-    report = publish_feeds(config, store)
+    report = publish_feeds(RunContext(config), store)
     folder = config.path("feeds")
     assert report.mode == "full"
     assert report.rebuilt == ["all", "local-news", "world", "arabic-news"]
@@ -114,10 +107,10 @@ def test_a_full_build_writes_every_feed_in_every_format_and_the_lists(
 
 def test_building_again_rewrites_nothing(config: Config, store: Store) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     before = mtimes(config.path("feeds"))
     for changed in (None, []):
-        report = publish_feeds(config, store, changed=changed)
+        report = publish_feeds(RunContext(config), store, changed=changed)
         assert report.written == []
         assert mtimes(config.path("feeds")) == before
 
@@ -126,10 +119,10 @@ def test_a_new_day_rebuilds_only_the_all_feed_and_the_touched_categories(
     config: Config, store: Store
 ) -> None:
     store.save_items([*day_items(1, 4), arabic_item("ar1")], "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     before = mtimes(config.path("feeds"))
     new = store.save_items(day_items(2, 2, (WORLD,)), "test", NOW).new
-    report = publish_feeds(config, store, changed=new)
+    report = publish_feeds(RunContext(config), store, changed=new)
     assert report.mode == "incremental"
     assert sorted(report.spliced + report.rebuilt) == ["all", "world"]
     assert sorted(report.skipped) == ["arabic-news", "local-news"]
@@ -139,7 +132,9 @@ def test_a_new_day_rebuilds_only_the_all_feed_and_the_touched_categories(
     after = mtimes(config.path("feeds"))
     for name in ("local-news.rss", "arabic-news.atom", "index.html", "index.opml"):
         assert after[name] == before[name]
-    assert publish_feeds(config, store, check=True).written == []  # same bytes as a full build
+    assert (
+        publish_feeds(RunContext(config), store, check=True).written == []
+    )  # same bytes as a full build
 
 
 def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> None:
@@ -150,7 +145,7 @@ def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> Non
     store = Store.open(config.store_url)
     try:
         stored: dict[str, Item] = {}
-        publish_feeds(config, store)
+        publish_feeds(RunContext(config), store)
         for step in range(25):
             batch = []
             for n in range(rng.randint(0, 6)):
@@ -166,9 +161,9 @@ def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> Non
                     batch.append(old.with_updates(category=rng.choice(categories)))
             saved = store.save_items(batch, "test", NOW + timedelta(hours=step))
             stored.update({item.id: item for item in saved.new + saved.updated})
-            report = publish_feeds(config, store, changed=saved.new + saved.updated)
+            report = publish_feeds(RunContext(config), store, changed=saved.new + saved.updated)
             assert report.mode == "incremental"
-            stale = publish_feeds(config, store, check=True)
+            stale = publish_feeds(RunContext(config), store, check=True)
             assert stale.written == [], (step, [p.name for p in stale.written])
     finally:
         store.close()
@@ -176,55 +171,55 @@ def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> Non
 
 def test_a_category_move_takes_the_item_out_of_its_old_feed(config: Config, store: Store) -> None:
     first = store.save_items(day_items(1, 4), "test", NOW).new
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     moved = first[0].with_updates(category=WORLD)
     changed = store.save_items([moved], "test", NOW).updated
-    report = publish_feeds(config, store, changed=changed)
+    report = publish_feeds(RunContext(config), store, changed=changed)
     assert sorted(report.spliced + report.rebuilt) == ["all", "local-news", "world"]
     local = json.loads(config.path("feeds/local-news.json").read_bytes())
     assert moved.id not in {item["id"].rsplit(":", 1)[1] for item in local["items"]}
-    assert publish_feeds(config, store, check=True).written == []
+    assert publish_feeds(RunContext(config), store, check=True).written == []
 
 
 def test_a_missing_feed_file_is_rebuilt_even_when_nothing_changed(
     config: Config, store: Store
 ) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     config.path("feeds/world.json").unlink()
-    report = publish_feeds(config, store, changed=[])
+    report = publish_feeds(RunContext(config), store, changed=[])
     assert written_names(report) == {"world.json"}
     assert report.skipped == ["all", "local-news"]
 
 
 def test_a_damaged_feed_file_is_rebuilt_from_the_store(config: Config, store: Store) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     config.path("feeds/world.atom").write_bytes(b"<feed/>")
     new = store.save_items(day_items(2, 1, (WORLD,)), "test", NOW).new
-    report = publish_feeds(config, store, changed=new)
+    report = publish_feeds(RunContext(config), store, changed=new)
     assert "world" in report.rebuilt
-    assert publish_feeds(config, store, check=True).written == []
+    assert publish_feeds(RunContext(config), store, check=True).written == []
 
 
 def test_items_stored_without_publishing_reach_the_feeds_on_the_next_run(
     config: Config, store: Store
 ) -> None:
     store.save_items(day_items(1, 2), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     store.save_items(day_items(2, 2), "test", NOW)  # e.g. `bulletin collect`, or a crash
-    report = publish_feeds(config, store, changed=[])
+    report = publish_feeds(RunContext(config), store, changed=[])
     assert sorted(report.spliced + report.rebuilt) == ["all", "local-news", "world"]
-    assert publish_feeds(config, store, check=True).written == []
+    assert publish_feeds(RunContext(config), store, check=True).written == []
 
 
 def test_a_change_of_site_or_feeds_config_makes_the_next_build_a_full_one(
     tmp_path: Path, store: Store, config: Config
 ) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     changed = configure(tmp_path, "  rss_path: rss/{slug}.xml\n")
-    report = publish_feeds(changed, store, changed=[])
+    report = publish_feeds(RunContext(changed), store, changed=[])
     assert report.mode == "full"
     assert (tmp_path / "feeds" / "rss" / "all.xml").exists()
 
@@ -232,8 +227,8 @@ def test_a_change_of_site_or_feeds_config_makes_the_next_build_a_full_one(
 def test_a_dry_run_and_a_check_write_nothing(config: Config, store: Store) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
     for report in (
-        publish_feeds(config, store, dry_run=True),
-        publish_feeds(config, store, check=True),
+        publish_feeds(RunContext(config), store, dry_run=True),
+        publish_feeds(RunContext(config), store, check=True),
     ):
         assert len(report.written) == 11
         assert not config.path("feeds").exists()
@@ -243,7 +238,7 @@ def test_the_manifest_records_each_feeds_entries_in_file_order(
     config: Config, store: Store
 ) -> None:
     store.save_items(day_items(1, 3), "test", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     manifest = json.loads(config.path(f"feeds/{MANIFEST_NAME}").read_bytes())
     assert [row[0] for row in manifest["feeds"]["all"]] == ["d01-2", "d01-1", "d01-0"]
     assert manifest["categories"] == [["local-news", "Local News"], ["world", "World"]]
@@ -310,10 +305,12 @@ def test_a_full_build_gives_every_feed_the_newest_items_the_store_holds_for_it(
     # A full build takes the feed of everything from the categories' newest items instead of
     # a query of its own: it must still be the store's newest items of every category.
     store.save_items([*day_items(1, 9), *day_items(2, 7, (WORLD,)), arabic_item("ar1")], "t", NOW)
-    publish_feeds(config, store)
+    publish_feeds(RunContext(config), store)
     folder = config.path("feeds")
-    site = site_of(config)
-    specs = plan_feeds(site, feed_categories(config, store), feed_paths(config))
+    site = RunContext(config).site
+    specs = plan_feeds(
+        site, feed_categories(RunContext(config), store), RunContext(config).feeds.paths
+    )
     assert [spec.slug for spec in specs] == ["all", "local-news", "world", "arabic-news"]
     for spec in specs:
         slug = None if spec.category is None else spec.category.slug
@@ -335,9 +332,11 @@ def test_the_feed_of_everything_picks_the_items_the_store_query_would_within_a_s
         for n in range(8)
     ]
     store.save_items(items, "t", NOW)
-    publish_feeds(config, store)
-    site = site_of(config)
-    spec = plan_feeds(site, feed_categories(config, store), feed_paths(config))[0]
+    publish_feeds(RunContext(config), store)
+    site = RunContext(config).site
+    spec = plan_feeds(
+        site, feed_categories(RunContext(config), store), RunContext(config).feeds.paths
+    )[0]
     newest = store.latest_items(5)
     assert [item.id for item in newest] == ["z7", "z6", "z5", "z4", "z3"]
     for fmt in ("rss", "atom", "json"):
@@ -368,15 +367,15 @@ def test_the_garbage_collector_is_held_off_during_a_build_and_restored_after(
     store.save_items(day_items(1, 4), "test", NOW)
     assert gc.isenabled()
     watching = _Watching(store)
-    publish_feeds(config, watching)  # type: ignore[arg-type]
+    publish_feeds(RunContext(config), watching)  # type: ignore[arg-type]
     assert watching.collector_on and not any(watching.collector_on)
     assert gc.isenabled()
     with pytest.raises(StoreError):
-        publish_feeds(config, _Watching(store, fail=True))  # type: ignore[arg-type]
+        publish_feeds(RunContext(config), _Watching(store, fail=True))  # type: ignore[arg-type]
     assert gc.isenabled()
     gc.disable()  # a caller that keeps it off finds it off
     try:
-        publish_feeds(config, store)
+        publish_feeds(RunContext(config), store)
         assert not gc.isenabled()
     finally:
         gc.enable()

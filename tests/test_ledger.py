@@ -43,7 +43,7 @@ def setup(folder: Path, addresses: list[str], port: int | None = None, **deliver
 
 
 def send(config: Config, clock: Clock | None = None, **options: Any) -> pipeline.SendReport:
-    return pipeline.send_day(config, DAY, clock=clock or Clock(), **options)
+    return pipeline.send_day(pipeline.RunContext(config), DAY, clock=clock or Clock(), **options)
 
 
 def ledger(config: Config) -> dict[str, tuple[str, str]]:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bulletin.pipeline.planning import (
+from bulletin.calendar import (
     DigestPlan,
     digest_instant,
     next_collect,

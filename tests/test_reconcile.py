@@ -128,8 +128,8 @@ def digest_states(config: Config) -> dict[date, str]:
         store.close()
 
 
-def step(config: Config, now: datetime, **options: Any) -> pipeline.ReconcileReport:
-    return pipeline.reconcile(config, clock=Clock(now), **options)
+def step(config: Config, now: datetime, **options: Any) -> pipeline.StepReport:
+    return pipeline.run_step(pipeline.RunContext(config), clock=Clock(now), **options)
 
 
 def evening(day: date, zone: ZoneInfo = DAMASCUS) -> datetime:
@@ -216,7 +216,7 @@ def test_a_catch_up_digest_cut_to_fit_links_each_item_to_its_own_days_page(
     )
     store = Store.open(config.store_url)
     try:
-        count, rendered = pipeline.render_days(config, store, days)
+        count, rendered = pipeline.Digests(pipeline.RunContext(config), store).render(days)
     finally:
         store.close()
     assert count == 8 and rendered.shortened  # too long for the email: excerpts
@@ -323,7 +323,7 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
         crashed_at = evening(day)
         store = Store.open(config.store_url)
         try:
-            store.recipients.sync_config(pipeline.config_entries(config), crashed_at)
+            store.recipients.sync_config(list(pipeline.RunContext(config).recipients), crashed_at)
             store.digests.record([day], "sending", crashed_at, "crashed")
             store.ledger.plan(day, crashed_at)
             rows = list(store.ledger.due(day, crashed_at))
@@ -415,7 +415,7 @@ def test_a_stop_interrupts_a_send_at_once_and_other_work_only_when_asked_twice()
 
 def hold(config: Config, name: str) -> Any:
     store = Store.open(config.store_url)
-    lock = pipeline.store_lock(config, store, name, "the test")
+    lock = pipeline.store_lock(pipeline.RunContext(config), store, name, "the test")
     store.close()
     assert lock is not None
     lock.acquire()
@@ -470,7 +470,13 @@ def test_bulletin_run_records_its_day_so_the_schedule_does_not_send_it_again(
     config = site(tmp_path)
     day = date(2026, 11, 20)
     store_items(config, [item(day, news_of(day))])
-    pipeline.run_day(config, day, clock=Clock(datetime(2026, 11, 20, 10, tzinfo=DAMASCUS)))
+    pipeline.run_step(
+        pipeline.RunContext(config),
+        command="run",
+        day=day,
+        force=True,
+        clock=Clock(datetime(2026, 11, 20, 10, tzinfo=DAMASCUS)),
+    )
     assert step(config, evening(day)).digests == []
     assert len(outbox(config)) == len(READERS)
 

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bulletin import schedule
+from bulletin.calendar import digest_instant, next_collect
 from bulletin.config import Config, parse_config
 from bulletin.errors import ConfigError
-from bulletin.pipeline.planning import digest_instant, next_collect
+from bulletin.pipeline import RunContext
 
 NEW_YORK = ZoneInfo("America/New_York")
 DAMASCUS = ZoneInfo("Asia/Damascus")
@@ -58,7 +59,7 @@ def test_collecting_times_count_from_local_midnight_like_planning_says() -> None
 
 def test_the_service_runs_its_work_at_start_and_whenever_a_job_fires() -> None:
     config = Config(root=Path.cwd())
-    service = schedule.Service(config)
+    service = schedule.Service(RunContext(config))
     woken: list[str] = []
 
     def work(reason: str) -> None:

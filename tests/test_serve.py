@@ -221,8 +221,10 @@ def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
     run = store.start_run("serve", None, datetime.now(UTC), "abc123")
     store.finish_run(run, "ok", {"items_new": 3, "feeds_written": 7}, datetime.now(UTC))
     store.close()
-    monitor = pipeline.Monitor(config)
-    server = web.WebServer(pipeline.Unsubscriber(config), "127.0.0.1", 0, "/u", "x", monitor)
+    monitor = pipeline.Monitor(pipeline.RunContext(config))
+    server = web.WebServer(
+        pipeline.Unsubscriber(pipeline.RunContext(config)), "127.0.0.1", 0, "/u", "x", monitor
+    )
     server.start()
     try:
         host, port = server.address
@@ -246,7 +248,7 @@ def test_health_is_503_when_a_digest_is_overdue(tmp_path: Path) -> None:
     long_ago = datetime.now(UTC).date() - timedelta(days=3)
     store.digests.record([long_ago], "sent", datetime.now(UTC), "test")
     store.close()
-    healthy, details = pipeline.Monitor(config).health()
+    healthy, details = pipeline.Monitor(pipeline.RunContext(config)).health()
     assert not healthy and details["state"] == "stale"
     assert "digest overdue" in str(details["stale"])
 

@@ -51,9 +51,13 @@ def test_names_with_line_breaks_are_refused(store: Store) -> None:
 
 def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: Store) -> None:
     config = load_config(deployment(tmp_path))
-    first = pipeline.import_csv(config, store, io.StringIO(CSV), "list.csv", lambda: NOW)
+    first = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+    )
     later = lambda: NOW + timedelta(days=1)  # noqa: E731
-    second = pipeline.import_csv(config, store, io.StringIO(CSV), "list.csv", later)
+    second = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", later
+    )
     assert (first.merged.added, first.problems) == (2, [first.problems[0]])
     assert first.problems[0].startswith("list.csv:4: 'not-an-address'")
     assert (second.merged.added, second.merged.updated, second.merged.unchanged) == (0, 0, 2)
@@ -64,9 +68,13 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: St
 
 def test_an_import_never_resubscribes_someone_who_left(tmp_path: Path, store: Store) -> None:
     config = load_config(deployment(tmp_path))
-    pipeline.import_csv(config, store, io.StringIO(CSV), "list.csv", lambda: NOW)
+    pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+    )
     store.recipients.set_status("bob@example.org", "unsubscribed", NOW)
-    report = pipeline.import_csv(config, store, io.StringIO(CSV), "list.csv", lambda: NOW)
+    report = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+    )
     assert report.merged.kept_away == ["bob@example.org"]
     assert store.recipients.counts() == {"active": 1, "unsubscribed": 1, "bounced": 0}
 
@@ -74,19 +82,23 @@ def test_an_import_never_resubscribes_someone_who_left(tmp_path: Path, store: St
 def test_unknown_categories_are_refused(tmp_path: Path, store: Store) -> None:
     config = load_config(deployment(tmp_path))
     bad = "address,categories\nann@example.org,sport\n"
-    report = pipeline.import_csv(config, store, io.StringIO(bad), "x.csv", lambda: NOW)
+    report = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(bad), "x.csv", lambda: NOW
+    )
     assert "unknown categories: sport" in report.problems[0]
 
 
 def test_an_export_imports_back_to_the_same_list(tmp_path: Path, store: Store) -> None:
     config = load_config(deployment(tmp_path))
-    pipeline.import_csv(config, store, io.StringIO(CSV), "list.csv", lambda: NOW)
+    pipeline.import_csv(
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+    )
     store.recipients.set_status("bob@example.org", "bounced", NOW)
     exported = io.StringIO()
     assert pipeline.export_csv(store, exported) == 2
     other = Store.open(f"sqlite:///{tmp_path}/other.db")
     exported.seek(0)
-    pipeline.import_csv(config, other, exported, "export.csv", lambda: NOW)
+    pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", lambda: NOW)
     assert [(s.address, s.name, s.status, s.categories) for s in other.recipients.each()] == [
         (s.address, s.name, s.status, s.categories) for s in store.recipients.each()
     ]

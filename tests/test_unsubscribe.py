@@ -52,7 +52,7 @@ def config(tmp_path: Path) -> Config:
 def token_of(config: Config, address: str) -> str:
     store = Store.open(config.store_url)
     try:
-        return delivery.sign(pipeline.sending.unsubscribe_key(config, store), address)
+        return delivery.sign(pipeline.RunContext(config).unsubscribe_key(store), address)
     finally:
         store.close()
 
@@ -67,7 +67,9 @@ def statuses(config: Config) -> dict[str, str]:
 
 @pytest.fixture
 def endpoint(config: Config) -> Iterator[tuple[str, int]]:
-    server = web.WebServer(pipeline.Unsubscriber(config), "127.0.0.1", 0, "/unsubscribe", "News")
+    server = web.WebServer(
+        pipeline.Unsubscriber(pipeline.RunContext(config)), "127.0.0.1", 0, "/unsubscribe", "News"
+    )
     server.start()
     try:
         yield server.address
@@ -141,14 +143,14 @@ def test_a_secret_from_the_environment_signs_instead_of_the_stores(
     monkeypatch.setenv("TEST_UNSUBSCRIBE_SECRET", "from the environment")
     store = Store.open(config.store_url)
     try:
-        key = pipeline.sending.unsubscribe_key(config, store)
+        key = pipeline.RunContext(config).unsubscribe_key(store)
     finally:
         store.close()
     assert key == b"from the environment"
     monkeypatch.delenv("TEST_UNSUBSCRIBE_SECRET")
     store = Store.open(config.store_url)
     with pytest.raises(Exception, match="TEST_UNSUBSCRIBE_SECRET"):
-        pipeline.sending.unsubscribe_key(config, store)
+        pipeline.RunContext(config).unsubscribe_key(store)
     store.close()
 
 

@@ -163,3 +163,35 @@ class Digest:
     def is_empty(self) -> bool:
         """Whether the day had no items."""
         return not self.sections
+
+
+# --- the delivery ledger's rows, as the store keeps them and the send loop works them ---------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One ledger row: a recipient's copy of a day's digest and what became of it."""
+
+    day: date
+    address: str
+    name: str
+    variant: str  # the recipient's categories as stored; "": every category
+    status: str
+    attempts: int
+    next_attempt: datetime | None
+    reply: str
+    message_id: str
+    sent: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to a claimed row: its new status and the server's reply."""
+
+    day: date
+    address: str
+    status: str  # sent, deferred, failed or unknown
+    reply: str
+    message_id: str = ""
+    transport: str = ""
+    next_attempt: datetime | None = None

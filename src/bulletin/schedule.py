@@ -1,7 +1,7 @@
 """APScheduler wiring only: the schedule of config.yaml as triggers that wake the service.
 
 APScheduler (3.11, the stable line) decides *when*, nothing else. Its jobs do no work: they
-wake the caller's main thread, which runs the one idempotent reconcile step; what is due is
+wake the caller's main thread, which runs the one idempotent step; what is due is
 read from the store. So none of its measured pitfalls can lose or double a digest: a run
 killed mid-job is never retried by it, ``replace_existing`` silently drops missed runs, two
 processes on one job store run every job twice (see docs/research/scheduling.md). Hence the
@@ -26,9 +26,8 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from bulletin.config import Config
-from bulletin.pipeline import Clock, system_clock
-from bulletin.pipeline.planning import collect_anchor
+from bulletin.calendar import collect_anchor
+from bulletin.pipeline import Clock, RunContext, system_clock
 
 # Its own INFO lines ("Added job", "Running job") say nothing the service's log does not.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -37,8 +36,8 @@ logging.getLogger("apscheduler").setLevel(logging.WARNING)
 class Service:
     """Wakes ``work`` at start-up, every ``collect_every_minutes`` and at ``digest_at``."""
 
-    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
-        schedule, zone = config.schedule, config.site.zone
+    def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
+        schedule, zone = ctx.schedule, ctx.zone
         self.zone = zone
         self.wake = threading.Event()
         self._reasons: set[str] = set()
@@ -48,7 +47,7 @@ class Service:
             # The jobs only set an event: one thread is plenty, and nothing piles up.
             executors={"default": ThreadPoolExecutor(1)},
             # Fire late rather than never (the default grace is one second); missed runs
-            # collapse into one, which the reconcile step makes harmless either way.
+            # collapse into one, which the step makes harmless either way.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         for name, trigger in triggers(
@@ -90,7 +89,7 @@ def triggers(
     digest's daily time in the site's zone.
 
     On a fall-back day a time that happens twice fires twice and one skipped by
-    spring-forward fires after the gap (APScheduler 3.11.3, measured); the reconcile step
+    spring-forward fires after the gap (APScheduler 3.11.3, measured); the step
     sends a day's digest once either way.
     """
     return {

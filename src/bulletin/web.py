@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
+
+from bulletin.metrics import Metric, render_metrics
 
 _MAX_BODY = 10_000
 
@@ -40,49 +40,11 @@ class Unsubscriber(Protocol):
     def unsubscribe(self, token: str) -> Left: ...
 
 
-Labels = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One metric family: its name, ``counter`` or ``gauge``, a help line and its samples."""
-
-    name: str
-    kind: str
-    help: str
-    samples: tuple[tuple[Labels, float], ...]
-
-
 class Monitor(Protocol):
     """The service's health and counts; the pipeline provides it from the store."""
 
     def health(self) -> tuple[bool, dict[str, object]]: ...
     def metrics(self) -> Sequence[Metric]: ...
-
-
-def render_metrics(metrics: Sequence[Metric]) -> str:
-    """The Prometheus text exposition format (0.0.4) of ``metrics``."""
-    lines = []
-    for metric in metrics:
-        lines.append(f"# HELP {metric.name} {_escape(metric.help, help_text=True)}")
-        lines.append(f"# TYPE {metric.name} {metric.kind}")
-        for labels, value in metric.samples:
-            shown = ",".join(f'{key}="{_escape(text)}"' for key, text in labels)
-            lines.append(f"{metric.name}{{{shown}}} {_number(value)}".replace("{}", ""))
-    return "\n".join(lines) + "\n"
-
-
-def _escape(text: str, help_text: bool = False) -> str:
-    text = text.replace("\\", "\\\\").replace("\n", "\\n")
-    return text if help_text else text.replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class WebServer:
@@ -125,101 +87,111 @@ class WebServer:
 
 def _handler(
     unsubscriber: Unsubscriber, path: str, title: str, monitor: Monitor | None
-) -> Callable[..., BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "bulletin"
+) -> type[BaseHTTPRequestHandler]:
+    attributes = {"unsubscriber": unsubscriber, "path_": path, "title": title, "monitor": monitor}
+    return type("Handler", (_Handler,), attributes)
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            if url.path == "/health":
-                self._health()
-                return
-            if url.path == "/metrics" and monitor is not None:
-                body = render_metrics(monitor.metrics())
-                self._send(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
-                return
-            if url.path.rstrip("/") != path:
-                self._page(HTTPStatus.NOT_FOUND, "Not found", "There is nothing here.")
-                return
-            token = _token(url.query)
-            address = unsubscriber.check(token) if token else None
-            if address is None:
-                self._invalid()
-                return
-            action = html.escape(f"{path}?token={token}", quote=True)
-            self._page(
-                HTTPStatus.OK,
-                "Unsubscribe?",
-                f"Stop sending {title} to <strong>{html.escape(address)}</strong>?",
-                f'<form method="post" action="{action}">'
-                '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-                '<button type="submit">Unsubscribe</button></form>',
-            )
 
-        def do_POST(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > _MAX_BODY:
-                self._page(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Too large", "")
-                return
-            self.rfile.read(length)  # List-Unsubscribe=One-Click (RFC 8058); nothing else
-            if url.path.rstrip("/") != path:
-                self._page(HTTPStatus.NOT_FOUND, "Not found", "There is nothing here.")
-                return
-            left = unsubscriber.unsubscribe(_token(url.query))
-            if left.address is None:
-                self._invalid()
-                return
-            self._page(
-                HTTPStatus.OK,
-                "Unsubscribed",
-                f"<strong>{html.escape(left.address)}</strong> will get no more of {title}.",
-            )
+class _Handler(BaseHTTPRequestHandler):
+    """The requests of one endpoint; ``_handler`` fills in what it serves."""
 
-        def _health(self) -> None:
-            if monitor is None:
-                self._send(HTTPStatus.OK, "ok\n", "text/plain")
-                return
-            try:
-                healthy, details = monitor.health()
-            except Exception as error:  # the store is unreachable: that is the answer
-                healthy, details = False, {"state": "error", "error": str(error)}
-            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-            body = json.dumps(details, default=str, ensure_ascii=False, indent=1) + "\n"
-            self._send(status, body, "application/json")
+    server_version = "bulletin"
+    unsubscriber: Unsubscriber
+    path_: str  # where unsubscribe requests come
+    title: str
+    monitor: Monitor | None
 
-        def _invalid(self) -> None:
-            self._page(
-                HTTPStatus.BAD_REQUEST,
-                "This link is not valid",
-                "The link is incomplete or was changed, so nothing was done. Use the "
-                "unsubscribe link of a recent digest, or reply to it and ask to leave the list.",
-            )
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/health":
+            self._health()
+        elif url.path == "/metrics" and self.monitor is not None:
+            body = render_metrics(self.monitor.metrics())
+            self._send(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
+        elif url.path.rstrip("/") != self.path_:
+            self._page(HTTPStatus.NOT_FOUND, "Not found", "There is nothing here.")
+        else:
+            self._confirmation(_token(url.query))
 
-        def _page(self, status: HTTPStatus, heading: str, text: str, extra: str = "") -> None:
-            body = (
-                '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{html.escape(heading)} · {html.escape(title)}</title></head>"
-                '<body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
-                f"<h1>{html.escape(heading)}</h1><p>{text}</p>{extra}</body></html>\n"
-            )
-            self._send(status, body, "text/html; charset=utf-8")
+    def _confirmation(self, token: str) -> None:
+        """The page asking to confirm: a GET never unsubscribes (RFC 8058 3.2)."""
+        address = self.unsubscriber.check(token) if token else None
+        if address is None:
+            self._invalid()
+            return
+        action = html.escape(f"{self.path_}?token={token}", quote=True)
+        self._page(
+            HTTPStatus.OK,
+            "Unsubscribe?",
+            f"Stop sending {self.title} to <strong>{html.escape(address)}</strong>?",
+            f'<form method="post" action="{action}">'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            '<button type="submit">Unsubscribe</button></form>',
+        )
 
-        def _send(self, status: HTTPStatus, body: str, kind: str) -> None:
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Referrer-Policy", "no-referrer")  # the URL holds the token
-            self.end_headers()
-            self.wfile.write(data)
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            self._page(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Too large", "")
+            return
+        self.rfile.read(length)  # List-Unsubscribe=One-Click (RFC 8058); nothing else
+        if url.path.rstrip("/") != self.path_:
+            self._page(HTTPStatus.NOT_FOUND, "Not found", "There is nothing here.")
+            return
+        left = self.unsubscriber.unsubscribe(_token(url.query))
+        if left.address is None:
+            self._invalid()
+            return
+        self._page(
+            HTTPStatus.OK,
+            "Unsubscribed",
+            f"<strong>{html.escape(left.address)}</strong> will get no more of {self.title}.",
+        )
 
-        def log_message(self, format: str, *args: object) -> None:
-            return None  # the request line holds the token: keep it out of logs
+    def _health(self) -> None:
+        if self.monitor is None:
+            self._send(HTTPStatus.OK, "ok\n", "text/plain")
+            return
+        try:
+            healthy, details = self.monitor.health()
+        except Exception as error:  # the store is unreachable: that is the answer
+            healthy, details = False, {"state": "error", "error": str(error)}
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        body = json.dumps(details, default=str, ensure_ascii=False, indent=1) + "\n"
+        self._send(status, body, "application/json")
 
-    return Handler
+    def _invalid(self) -> None:
+        self._page(
+            HTTPStatus.BAD_REQUEST,
+            "This link is not valid",
+            "The link is incomplete or was changed, so nothing was done. Use the "
+            "unsubscribe link of a recent digest, or reply to it and ask to leave the list.",
+        )
+
+    def _page(self, status: HTTPStatus, heading: str, text: str, extra: str = "") -> None:
+        title = html.escape(self.title)
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(heading)} · {title}</title></head>"
+            '<body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">'
+            f"<h1>{html.escape(heading)}</h1><p>{text}</p>{extra}</body></html>\n"
+        )
+        self._send(status, body, "text/html; charset=utf-8")
+
+    def _send(self, status: HTTPStatus, body: str, kind: str) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")  # the URL holds the token
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None  # the request line holds the token: keep it out of logs
 
 
 def _token(query: str) -> str:

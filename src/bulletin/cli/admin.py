@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from bulletin import pipeline
 from bulletin.cli.base import Context, main, pass_state
 from bulletin.config import CONFIG_NAME, commented_config, reference_table
 from bulletin.errors import BulletinError
-from bulletin.store import Store
 
 
 @main.group(name="config")
@@ -45,16 +45,11 @@ def db_group() -> None:
 @pass_state
 def db_upgrade(state: Context) -> None:
     """Create the store or bring its schema up to date (also done before every command)."""
-    config = state.config()
-    store = Store.open(config.store_url, upgrade=False)
-    try:
-        applied = store.upgrade()
-        version = store.version()
-    finally:
-        store.close()
+    ctx = state.run_context()
+    applied, version = pipeline.upgrade_store(ctx)
     for number, description in applied:
         click.echo(f"applied migration {number}: {description}")
-    click.echo(f"store {config.store.url} is at schema version {version}")
+    click.echo(f"store {ctx.config.store.url} is at schema version {version}")
 
 
 @main.command()

@@ -24,6 +24,7 @@ from bulletin import __version__
 from bulletin.config import CONFIG_NAME, Config, load_config
 from bulletin.errors import BulletinError, InputProblem
 from bulletin.model import Item
+from bulletin.pipeline import RunContext
 
 
 class Context:
@@ -36,6 +37,10 @@ class Context:
     def config(self) -> Config:
         """The loaded, validated config."""
         return load_config(self.config_path)
+
+    def run_context(self) -> RunContext:
+        """The config turned into what a run needs, once."""
+        return RunContext(self.config())
 
 
 class BulletinGroup(click.Group):
@@ -158,6 +163,7 @@ def setup_logging(log_format: str = "text", level: str = "info") -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("bulletin").setLevel(level.upper())
+    logging.getLogger("bulletin.run").setLevel(logging.NOTSET)  # `bulletin run` may quiet it
 
 
 pass_state = click.make_pass_decorator(Context)

@@ -8,7 +8,7 @@ import click
 
 from bulletin import pipeline
 from bulletin.cli.base import Context, main, pass_state, shown
-from bulletin.pipeline.publishing import FeedFile, FeedsReport, publish_feeds
+from bulletin.pipeline import FeedFile, FeedsReport
 
 
 @main.command("feeds")
@@ -20,12 +20,7 @@ from bulletin.pipeline.publishing import FeedFile, FeedsReport, publish_feeds
 @pass_state
 def feeds_command(state: Context, check: bool) -> None:
     """Rebuild every feed, the OPML list and the index page; write the files that changed."""
-    config = state.config()
-    store = pipeline.open_store(config, dry_run=check)
-    try:
-        report = publish_feeds(config, store, check=check)
-    finally:
-        store.close()
+    report = pipeline.rebuild_feeds(state.run_context(), check=check)
     _print_table(report, check)
     sys.exit(1 if check and (report.written or report.invalid) else 0)
 

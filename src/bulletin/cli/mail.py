@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,18 +26,6 @@ from bulletin import pipeline, web
 from bulletin.cli.base import Context, date_option, main, pass_state, shown
 from bulletin.config import Config
 from bulletin.errors import BulletinError
-from bulletin.store import STATUSES, ListEntry, Store
-
-
-@contextmanager
-def _list_store(config: Config) -> Iterator[Store]:
-    """The store, with the recipients of config.yaml merged into its list."""
-    store = pipeline.open_store(config)
-    try:
-        store.recipients.sync_config(pipeline.config_entries(config), datetime.now(UTC))
-        yield store
-    finally:
-        store.close()
 
 
 @main.group(name="subscribers")
@@ -54,13 +40,8 @@ def subscribers() -> None:
 @pass_state
 def subscribers_add(state: Context, address: str, name: str, categories: str | None) -> None:
     """Add a recipient, or update one (re-subscribing one who left)."""
-    config = state.config()
-    chosen = pipeline.check_categories(config, categories.split(",") if categories else None)
-    with _list_store(config) as store:
-        entry = ListEntry(address, name, chosen, has_categories=categories is not None)
-        change = store.recipients.add(entry, datetime.now(UTC))
-        subscriber = store.recipients.get(address)
-    assert subscriber is not None
+    with pipeline.mailing_list(state.run_context()) as mailing:
+        change, subscriber = mailing.add(address, name, categories)
     click.echo(f"{change} {subscriber.address} ({subscriber.status})")
 
 
@@ -69,22 +50,24 @@ def subscribers_add(state: Context, address: str, name: str, categories: str | N
 @pass_state
 def subscribers_remove(state: Context, address: str) -> None:
     """Delete a recipient from the list (to keep them off it, use `bulletin unsubscribe`)."""
-    with _list_store(state.config()) as store:
-        if not store.recipients.remove(address):
+    with pipeline.mailing_list(state.run_context()) as mailing:
+        if not mailing.remove(address):
             raise BulletinError(f"{address} is not on the list")
     click.echo(f"removed {address}")
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only recipients in this state.")
+@click.option(
+    "--status", type=click.Choice(pipeline.STATUSES), help="Only recipients in this state."
+)
 @pass_state
 def subscribers_list(state: Context, status: str | None) -> None:
     """Print the list: address, status, categories, name."""
-    with _list_store(state.config()) as store:
-        for s in store.recipients.each(status):
+    with pipeline.mailing_list(state.run_context()) as mailing:
+        for s in mailing.each(status):
             wanted = ",".join(sorted(s.categories)) if s.categories else "all"
             click.echo(f"{s.address}\t{s.status}\t{wanted}\t{s.name}")
-        counts = store.recipients.counts()
+        counts = mailing.counts()
     click.echo(", ".join(f"{n} {state}" for state, n in counts.items()), err=True)
 
 
@@ -93,17 +76,13 @@ def subscribers_list(state: Context, status: str | None) -> None:
 @pass_state
 def subscribers_import(state: Context, file: Path) -> None:
     """Merge a CSV file (columns address or email, and optionally name, categories, status)."""
-    config = state.config()
-    with _list_store(config) as store:
+    with pipeline.mailing_list(state.run_context()) as mailing:
         if str(file) == "-":
-            stdin = sys.stdin
-            report = pipeline.import_csv(config, store, stdin, "stdin", pipeline.system_clock)
+            report = mailing.import_csv(sys.stdin, "stdin")
         else:
             try:
                 with file.open(encoding="utf-8-sig", newline="") as handle:
-                    report = pipeline.import_csv(
-                        config, store, handle, shown(file), pipeline.system_clock
-                    )
+                    report = mailing.import_csv(handle, shown(file))
             except OSError as error:
                 raise BulletinError(f"cannot read {file}: {error.strerror}") from None
     for problem in report.problems:
@@ -121,12 +100,12 @@ def subscribers_import(state: Context, file: Path) -> None:
 @pass_state
 def subscribers_export(state: Context, file: Path | None) -> None:
     """Write the list as CSV (to FILE, or standard output); `import` reads it back."""
-    with _list_store(state.config()) as store:
+    with pipeline.mailing_list(state.run_context()) as mailing:
         if file is None:
-            count = pipeline.export_csv(store, sys.stdout)
+            count = mailing.export_csv(sys.stdout)
         else:
             with file.open("w", encoding="utf-8", newline="") as handle:
-                count = pipeline.export_csv(store, handle)
+                count = mailing.export_csv(handle)
     click.echo(f"exported {count} recipients", err=True)
 
 
@@ -145,7 +124,7 @@ def send(state: Context, day: date | None, retry_unknown: bool) -> None:
     Running it again, or after a crash, finishes the job without sending anyone a second copy.
     Exit code 1 when any recipient is left failed, deferred or unknown.
     """
-    config = state.config()
+    ctx = state.run_context()
     seen: Counter[str] = Counter()
     console = Console(stderr=True)
     columns = (
@@ -164,7 +143,7 @@ def send(state: Context, day: date | None, retry_unknown: bool) -> None:
             bar.update(task, advance=1, description=label)
 
         report = pipeline.send_day(
-            config,
+            ctx,
             day,
             retry_unknown=retry_unknown,
             progress=advanced,
@@ -216,11 +195,12 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     digest overdue, or `bulletin serve` running but not doing its step). With --date, that
     day's deliveries, each that was not sent, and exit code 1 unless all were sent.
     """
-    config = state.config()
+    ctx = state.run_context()
+    config = ctx.config
     if day is not None:
-        _day_status(config, day)
+        _day_status(ctx, day)
         return
-    found = pipeline.service_status(config)
+    found = pipeline.service_status(ctx)
     code = (3 if found.state == "stale" else 0) if health else found.exit_code
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=1, ensure_ascii=False))
@@ -229,8 +209,8 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     sys.exit(code)
 
 
-def _day_status(config: Config, day: date) -> None:
-    found = pipeline.day_status(config, day)
+def _day_status(ctx: pipeline.RunContext, day: date) -> None:
+    found = pipeline.day_status(ctx, day)
     total = sum(found.counts.values())
     click.secho(f"digest of {found.day}: {total} recipients", bold=True)
     click.echo("  " + ", ".join(f"{n} {s}" for s, n in found.counts.items()))
@@ -293,7 +273,7 @@ def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
 @pass_state
 def unsubscribe_command(state: Context, token_or_address: str) -> None:
     """Take someone off the list, by address or by the token of their unsubscribe link."""
-    left = pipeline.unsubscribe(state.config(), token_or_address)
+    left = pipeline.unsubscribe(state.run_context(), token_or_address)
     if left.address is None:
         raise BulletinError(
             "that token is not genuine: nothing was changed",
@@ -311,15 +291,15 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
 def web_command(state: Context, host: str, port: int) -> None:
     """Serve the unsubscribe endpoint (one-click POST, confirmation page on GET), /health and
     /metrics."""
-    config = state.config()
-    public = pipeline.unsubscribe_endpoint(config)
+    ctx = state.run_context()
+    public = ctx.unsubscribe_url
     server = web.WebServer(
-        pipeline.Unsubscriber(config),
+        pipeline.Unsubscriber(ctx),
         host,
         port,
         urlsplit(public).path,
-        config.site.title,
-        monitor=pipeline.Monitor(config),
+        ctx.site.title,
+        monitor=pipeline.Monitor(ctx),
     )
     bound_host, bound_port = server.address
     path = urlsplit(public).path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -30,17 +31,13 @@ from bulletin.errors import BulletinError
 @pass_state
 def collect(state: Context, paths: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
     """Read the configured sources, or the given files and folders ('-' for stdin)."""
-    config = state.config()
-    if not paths and not config.sources:
+    ctx = state.run_context()
+    if not paths and not ctx.sources:
         raise BulletinError(
             "nothing to collect: no sources in the config and no paths given",
             hint="pass listing files or folders, or add sources: to config.yaml",
         )
-    store = pipeline.open_store(config, dry_run)
-    try:
-        report = pipeline.collect(config, store, paths, dry_run=dry_run)
-    finally:
-        store.close()
+    report = pipeline.collect_sources(ctx, paths, dry_run=dry_run)
     report_problems(report.problems)
     if as_json:
         for item in report.read:
@@ -81,21 +78,32 @@ def run(state: Context, day: date | None, dry_run: bool, once: bool, wait: float
     serve`; --date then sends that day's digest now unless it was sent. Exit code 75 when
     another run kept the store busy for --wait seconds.
     """
-    config = state.config()
+    ctx = state.run_context()
+    stop = pipeline.Stop()
+    serve.stop_on_signals(stop)
     if once:
-        stop = pipeline.Stop()
-        serve.stop_on_signals(stop)
-        step = pipeline.reconcile(config, day=day, dry_run=dry_run, stop=stop, wait=wait)
+        step = pipeline.run_step(ctx, day=day, dry_run=dry_run, stop=stop, wait=wait)
         report_problems(step.collected.problems)
-        _print_step(config, step)
-        sys.exit(0 if step.outcome == "ok" else 1)
-    report = pipeline.run_day(config, day, dry_run=dry_run, wait=wait)
-    report_problems(report.collected.problems)
-    _print_run(config, report)
-    sys.exit(0 if report.ok else 1)
+        _print_step(ctx.config, step)
+    else:
+        _quiet_unless_asked()
+        day = day or ctx.today()
+        step = pipeline.run_step(
+            ctx, command="run", day=day, force=True, dry_run=dry_run, stop=stop, wait=wait
+        )
+        report_problems(step.collected.problems)
+        _print_run(ctx.config, step)
+    sys.exit(0 if step.outcome == "ok" else 1)
 
 
-def _print_step(config: Config, step: pipeline.ReconcileReport) -> None:
+def _quiet_unless_asked() -> None:
+    """`bulletin run` prints its own summary: its log lines only when --log-level asks."""
+    click_ctx = click.get_current_context().find_root()
+    if click_ctx.get_parameter_source("log_level") is click.core.ParameterSource.DEFAULT:
+        logging.getLogger("bulletin.run").setLevel(logging.WARNING)
+
+
+def _print_step(config: Config, step: pipeline.StepReport) -> None:
     zone = config.site.zone
     local = step.now.astimezone(zone)
     click.secho(
@@ -148,12 +156,12 @@ def _result_line(result: pipeline.DigestResult) -> str:
     return text + (f"{result.items} items; " if result.items else "") + counts + cut
 
 
-def _print_run(config: Config, report: pipeline.RunReport) -> None:
-    would = "would be " if report.dry_run else ""
-    c, f, d = report.collected, report.feeds, report.digest
+def _print_run(config: Config, step: pipeline.StepReport) -> None:
+    would = "would be " if step.dry_run else ""
+    c, f, (d,) = step.collected, step.feeds, step.digests
     click.secho(
         f"bulletin run for {d.day.strftime('%A')} {d.day.isoformat()} ({config.file})"
-        + ("  [dry run: nothing written]" if report.dry_run else ""),
+        + ("  [dry run: nothing written]" if step.dry_run else ""),
         bold=True,
     )
     sources = ", ".join(f"{name} {count}" for name, count in c.per_source.items()) or "none"
@@ -163,25 +171,51 @@ def _print_run(config: Config, report: pipeline.RunReport) -> None:
         f"{len(c.skipped)} skipped"
     )
     folder = shown(config.path(config.feeds.dir))
-    click.echo(
-        f"  feeds      {len(f.written)} {would}written, {len(f.unchanged)} unchanged, in {folder}/"
-    )
-    if d.skipped:
-        click.echo(f"  digest     not sent: {d.skipped}")
+    written, unchanged = (len(f.written), len(f.unchanged)) if f else (0, 0)
+    click.echo(f"  feeds      {written} {would}written, {unchanged} unchanged, in {folder}/")
+    if d.status == "empty":
+        click.echo("  digest     not sent: no items that day")
         return
     web = shown(d.web_copy) if d.web_copy else "-"
     click.echo(f'  digest     {d.items} items, "{d.subject}"; web copy {web}')
-    target = d.destination if d.transport == "smtp" else shown(Path(d.destination)) + "/new/"
+    _print_delivery(config, step, d)
+    if not step.dry_run:
+        look = [f"{folder}/all.atom", web]
+        if not config.uses_smtp:
+            look.append(_destination(config))
+        click.echo(f"  look at    {', '.join(look)}")
+
+
+def _destination(config: Config) -> str:
+    if config.uses_smtp:
+        return f"{config.delivery.smtp.host}:{config.delivery.smtp.port}"
+    return shown(config.path(config.delivery.outbox)) + "/new/"
+
+
+def _print_delivery(config: Config, step: pipeline.StepReport, d: pipeline.DigestResult) -> None:
+    transport = "smtp" if config.uses_smtp else "outbox"
+    sent = d.send
+    if step.dry_run:
+        delivered, already = len(d.recipients), 0
+    elif sent is not None:
+        delivered, already = sent.sent, sent.counts.get("sent", 0) - sent.sent
+    else:
+        click.secho(f"  delivery   not sent: {d.error or 'stopped before sending'}", fg="red")
+        return
+    would = "would be " if step.dry_run else ""
     click.echo(
-        f"  delivery   {len(d.delivered)} {would}delivered by {d.transport} to {target}"
-        f" ({len(d.already)} already had it)"
+        f"  delivery   {delivered} {would}delivered by {transport} to {_destination(config)}"
+        f" ({already} already had it)"
     )
-    owed = {state: n for state, n in report.ledger.items() if state != "sent" and n}
+    if sent is None:
+        return
+    if sent.paused:
+        click.secho(
+            f"  paused     {sent.paused}: the ledger keeps the rest, `bulletin send` finishes "
+            "the job once it is fixed",
+            fg="red",
+        )
+    owed = {state: n for state, n in sent.counts.items() if state != "sent" and n}
     if owed:
         states = ", ".join(f"{n} {state}" for state, n in owed.items())
         click.secho(f"  not sent   {states}: see `bulletin status --date {d.day}`", fg="yellow")
-    if not report.dry_run:
-        look = [f"{folder}/all.atom", web]
-        if d.transport == "outbox":
-            look.append(target)
-        click.echo(f"  look at    {', '.join(look)}")

@@ -1,10 +1,10 @@
 """``bulletin serve``: the long-running service, and the stop signals it shares with ``run``.
 
-The service runs the reconcile step at start-up, every ``schedule.collect_every_minutes`` and
-at ``schedule.digest_at``, in the main thread; with ``schedule.listen`` it also answers
-unsubscribe requests, /health and /metrics. SIGTERM or SIGINT stops it taking new work; a
-message being sent is finished and recorded, then it exits 0. A second ``bulletin serve`` on
-the same store refuses to start.
+The service runs the step (``pipeline.run_step``) at start-up, every
+``schedule.collect_every_minutes`` and at ``schedule.digest_at``, in the main thread; with
+``schedule.listen`` it also answers unsubscribe requests, /health and /metrics. SIGTERM or
+SIGINT stops it taking new work; a message being sent is finished and recorded, then it exits
+0. A second ``bulletin serve`` on the same store refuses to start.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from bulletin import pipeline, schedule, web
 from bulletin.cli.base import Context, main, pass_state
 from bulletin.config import Config, with_listen
 from bulletin.errors import BulletinError
-from bulletin.store import Busy
 
 _log = logging.getLogger("bulletin.serve")
 # How long a step waits for a `bulletin run` working on the store before leaving it to the
@@ -55,15 +54,16 @@ def serve(state: Context, listen: str | None) -> None:
     runs on the same store.
     """
     config = _with_listen(state.config(), listen)
+    ctx = pipeline.RunContext(config)
     stop = pipeline.Stop()
     stop_on_signals(stop)
-    lock = pipeline.serve_lock(config)
+    lock = pipeline.serve_lock(ctx)
     if lock is not None:
         lock.acquire(wait=2.0)  # `bulletin status` peeks at the lock for an instant
     server = None
     try:
-        server = _web_server(config)
-        service = schedule.Service(config)
+        server = _web_server(ctx)
+        service = schedule.Service(ctx)
         _log.info(
             "serve started",
             extra={
@@ -77,7 +77,7 @@ def serve(state: Context, listen: str | None) -> None:
                 }
             },
         )
-        service.run(lambda reason: _step(config, stop, reason), lambda: stop.requested)
+        service.run(lambda reason: _step(ctx, stop, reason), lambda: stop.requested)
     finally:
         if server is not None:
             server.shutdown()
@@ -87,11 +87,11 @@ def serve(state: Context, listen: str | None) -> None:
     sys.exit(0)
 
 
-def _step(config: Config, stop: pipeline.Stop, reason: str) -> None:
-    """One reconcile; its failures are logged and left to the next tick, never fatal."""
+def _step(ctx: pipeline.RunContext, stop: pipeline.Stop, reason: str) -> None:
+    """One step; its failures are logged and left to the next tick, never fatal."""
     try:
-        pipeline.reconcile(config, command="serve", stop=stop, wait=_STEP_WAIT, reason=reason)
-    except Busy as error:
+        pipeline.run_step(ctx, command="serve", stop=stop, wait=_STEP_WAIT, reason=reason)
+    except pipeline.Busy as error:
         _log.warning("skipped: " + error.message, extra={"fields": {"reason": reason}})
     except BulletinError as error:
         fields = {"reason": reason, "hint": error.hint or None}
@@ -109,22 +109,22 @@ def _with_listen(config: Config, listen: str | None) -> Config:
         raise click.BadParameter(str(error), param_hint="--listen") from None
 
 
-def _web_server(config: Config) -> web.WebServer | None:
-    address = config.schedule.listen_address
+def _web_server(ctx: pipeline.RunContext) -> web.WebServer | None:
+    address = ctx.schedule.listen_address
     if address is None:
         return None
-    public = pipeline.unsubscribe_endpoint(config)
+    public = ctx.unsubscribe_url
     try:
         server = web.WebServer(
-            pipeline.Unsubscriber(config),
+            pipeline.Unsubscriber(ctx),
             *address,
             urlsplit(public).path,
-            config.site.title,
-            monitor=pipeline.Monitor(config),
+            ctx.site.title,
+            monitor=pipeline.Monitor(ctx),
         )
     except OSError as error:
         raise BulletinError(
-            f"cannot listen on {config.schedule.listen}: {error.strerror}",
+            f"cannot listen on {ctx.schedule.listen}: {error.strerror}",
             hint="choose another schedule.listen (or --listen), or stop what uses that port",
         ) from None
     server.start()

@@ -3,7 +3,9 @@
 The only package speaking SMTP (``smtp``) and signing DKIM (``dkim``). ``message`` builds each
 recipient's message from a template made once per digest variant; ``tokens`` signs the
 unsubscribe links; ``outbox`` stores messages once per key. What to send and what became of it
-is the pipeline's and the store's business: this package never touches the ledger.
+is the pipeline's and the store's business: this package never touches the ledger itself;
+``send_loop`` works through a day's rows over N connections, driving the ledger through the
+small interface it defines (``LedgerPort``).
 """
 
 from bulletin.delivery.dkim import DkimSigner
@@ -17,21 +19,38 @@ from bulletin.delivery.message import (
     list_id,
     message_id,
 )
-from bulletin.delivery.outbox import Outbox, outbox_name
+from bulletin.delivery.outbox import Outbox, OutboxChannel, outbox_name
+from bulletin.delivery.send_loop import (
+    Channel,
+    LedgerPort,
+    Progress,
+    Recorder,
+    SendLoop,
+    Settings,
+    Tally,
+)
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
 from bulletin.delivery.tokens import sign, verify
 
 __all__ = [
     "POLICY",
+    "Channel",
     "DkimSigner",
+    "LedgerPort",
     "MessageContent",
     "MessageTemplate",
     "Outbox",
+    "OutboxChannel",
+    "Progress",
+    "Recorder",
     "Result",
     "Security",
+    "SendLoop",
     "Sender",
     "SessionError",
+    "Settings",
     "SmtpTransport",
+    "Tally",
     "Unsubscribe",
     "build_message",
     "list_id",

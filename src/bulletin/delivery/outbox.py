@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
+from bulletin.delivery.smtp import Result
 from bulletin.errors import DeliveryError
 from bulletin.files import write_temporary
 
@@ -62,3 +65,31 @@ def outbox_name(key: str) -> str:
     """A Maildir file name for a delivery key: a readable prefix and a hash of the whole key."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:60].strip("._")
     return f"{readable}.{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+class OutboxChannel:
+    """The outbox as a send loop's channel: always open, each message stored once per day and
+    address."""
+
+    is_open = True
+
+    def __init__(self, outbox: Outbox, day: date) -> None:
+        self.outbox, self.day = outbox, day
+
+    def open(self) -> None:
+        """Nothing to open: the folder is there or is made at the first message."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def submit(
+        self, sender: str, recipient: str, message: bytes, ready: Callable[[], bool]
+    ) -> Result:
+        """Store the message once the ledger has claimed its row; deferred if it cannot be."""
+        if not ready():  # a file in new/ is delivered: nothing may be there before the claim
+            return Result("deferred", "not stored: the ledger did not claim it")
+        try:
+            stored = self.outbox.deliver(f"{self.day.isoformat()}:{recipient}", message)
+        except DeliveryError as error:
+            return Result("deferred", error.message)
+        return Result("sent", "stored in the outbox" if stored else "already there")

@@ -4,7 +4,9 @@ The only package that imports feedgen (in ``rss_atom``). ``plan_feeds`` decides 
 exist (one for everything, one per category); ``prepare_entry`` settles how an item looks in
 every format; ``build_files`` turns a feed's entries into deterministic bytes, and
 ``splice_files`` does the same for an incremental build by reusing unchanged entries; a
-``Chunks`` shared by a build's feeds serialises an entry held by several feeds once. The same
+``Chunks`` shared by a build's feeds serialises an entry held by several feeds once.
+``FeedBuilder`` (``incremental``) decides which feeds a build makes: all of them, or only those
+the run's new and edited items touch. The same
 items always give the same bytes, so unchanged files are not rewritten and HTTP caches stay
 valid. Nothing here touches files: the pipeline reads and writes them.
 """
@@ -33,6 +35,15 @@ from bulletin.feeds.entries import (
     plain_text,
     prepare_entry,
     tag_uri,
+)
+from bulletin.feeds.incremental import (
+    MANIFEST_NAME,
+    FeedBuild,
+    FeedBuilder,
+    FeedFolder,
+    FeedLayout,
+    ItemSource,
+    Mode,
 )
 from bulletin.feeds.json_feed import render_json
 from bulletin.feeds.lists import render_index_page, render_opml
@@ -66,13 +77,20 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "EMPTY_FEED_DATE",
     "FORMATS",
+    "MANIFEST_NAME",
     "MEDIA_TYPES",
     "BuiltFeed",
     "Chunks",
+    "FeedBuild",
+    "FeedBuilder",
     "FeedEntry",
+    "FeedFolder",
+    "FeedLayout",
     "FeedPaths",
     "FeedSpec",
+    "ItemSource",
     "Manifest",
+    "Mode",
     "Record",
     "build_feed",
     "build_files",

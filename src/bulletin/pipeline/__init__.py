@@ -1,196 +1,124 @@
-"""One day's job as plain functions: collect, publish feeds, render the digest, deliver it.
+"""The orchestration: a run context built once from the config, then one idempotent step.
 
 The pipeline passes data between the stages (sources, store, feeds, digest, delivery), which
-never import each other. Every function takes the clock it may read, so tests can move time.
-A dry run reads and builds everything but writes nothing: not the store, not a file, no mail.
-``run_day`` does one given day now (``bulletin run``); ``reconcile`` does whatever the clock
-and the store say is due (``bulletin serve``, ``bulletin run --once``).
+never import each other. ``RunContext`` (``context``) turns the config into the stages' types
+once per run; ``run_step`` (``step``) collects, publishes, plans and sends whatever is due, for
+``bulletin run`` (one given day), ``run --once`` and ``serve`` alike. Every function takes the
+clock it may read, so tests can move time. A dry run reads and builds everything but writes
+nothing: not the store, not a file, no mail.
+
+Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests, run logs),
+``collect``, ``publish`` (the feeds), ``digests`` (rendering, variants, web copies), ``send``
+(a day's send through the ledger), ``step``, ``status`` (health, metrics, a day's deliveries),
+``subscribers`` (the mailing list), ``preview`` (``bulletin digest``), ``dry_run``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-
-from bulletin.config import Config
-from bulletin.pipeline.collecting import CollectReport, collect, read_sources
-from bulletin.pipeline.common import (
-    Clock,
-    DigestReport,
-    DryRunView,
-    ItemView,
-    category_index,
-    open_store,
-    read_settings,
-    site_of,
-    system_clock,
-    today,
+from bulletin.pipeline.collect import CollectReport, collect, collect_sources, read_sources
+from bulletin.pipeline.context import Clock, RunContext, system_clock
+from bulletin.pipeline.digests import Digests, Variants, published_days
+from bulletin.pipeline.dry_run import DryRunView, ItemView
+from bulletin.pipeline.preview import Preview, preview_digest, preview_message
+from bulletin.pipeline.publish import (
+    FeedFile,
+    FeedsReport,
+    feed_categories,
+    publish_feeds,
+    rebuild_feeds,
 )
-from bulletin.pipeline.digesting import (
-    digest_and_deliver,
-    render_day,
-    render_days,
-    web_copy_path,
-)
-from bulletin.pipeline.health import Monitor, ServiceStatus, service_status
-from bulletin.pipeline.mailing import (
-    DayStatus,
-    ImportReport,
-    Unsubscribed,
-    Unsubscriber,
-    check_categories,
-    day_status,
-    export_csv,
-    import_csv,
-    send_day,
-    unsubscribe,
-)
-from bulletin.pipeline.planning import DigestPlan, Plan, next_collect, next_digest, plan_digests
-from bulletin.pipeline.publishing import FeedsReport, feed_categories, feed_links, publish_feeds
-from bulletin.pipeline.reconcile import (
+from bulletin.pipeline.runner import (
     RUN_LOCK,
     SERVE_LOCK,
-    DigestResult,
-    ReconcileReport,
     RunLog,
     Stop,
-    reconcile,
     runner_store,
     serve_lock,
     store_lock,
+    upgrade_store,
 )
-from bulletin.pipeline.sending import (
+from bulletin.pipeline.send import (
     SendReport,
-    config_entries,
-    deliver,
-    recipients_of,
-    unsubscribe_endpoint,
+    all_sent,
+    send_day,
+    send_rows,
+    unsubscribe_links,
     unsubscribe_url,
 )
-
-# --- the whole day ---------------------------------------------------------------------------
-
-
-@dataclass
-class RunReport:
-    """Everything one ``bulletin run`` did."""
-
-    day: date
-    dry_run: bool
-    collected: CollectReport
-    feeds: FeedsReport
-    digest: DigestReport
-    ledger: dict[str, int] = field(default_factory=dict)  # the day's deliveries, by state
-
-    @property
-    def ok(self) -> bool:
-        """Whether nothing was skipped and every recipient has the digest."""
-        unsent = sum(n for state, n in self.ledger.items() if state != "sent")
-        return not self.collected.skipped and not unsent
-
-
-def run_day(
-    config: Config,
-    day: date | None = None,
-    dry_run: bool = False,
-    clock: Clock = system_clock,
-    wait: float = 0.0,
-) -> RunReport:
-    """Collect, publish the feeds, and render and deliver the digest of ``day`` (default today).
-
-    Waits up to ``wait`` seconds for another runner of the store (``Busy`` after that). The
-    day is recorded as settled, so ``bulletin serve`` does not plan it again.
-    """
-    day = day or today(config, clock)
-    with runner_store(config, "run", dry_run, wait) as store:
-        run_id = None if dry_run else store.start_run("run", day, clock())
-        collected = collect(config, store, dry_run=dry_run, clock=clock)
-        changed = collected.saved.new + collected.saved.updated
-        view: ItemView = DryRunView(store, changed) if dry_run else store
-        published = publish_feeds(config, view, dry_run, changed=changed)
-        daily = digest_and_deliver(config, store, view, day, dry_run, clock)
-        report = RunReport(day, dry_run, collected, published, daily)
-        if not dry_run and not daily.skipped:
-            report.ledger = store.ledger.counts(day)
-            store.digests.record([day], "sent", clock(), "run")
-        elif not dry_run and store.digests.get(day) is None:
-            store.digests.record([day], "empty", clock(), "run")
-        if run_id is not None:
-            store.finish_run(run_id, "ok" if report.ok else "partial", summary(report), clock())
-        return report
-
-
-def summary(report: RunReport) -> dict[str, object]:
-    """A run's counts, as recorded in the store."""
-    return {
-        "items_read": len(report.collected.read),
-        "items_new": len(report.collected.saved.new),
-        "items_updated": len(report.collected.saved.updated),
-        "items_skipped": len(report.collected.skipped),
-        "feeds_written": len(report.feeds.written),
-        "digest_items": report.digest.items,
-        "delivered": len(report.digest.delivered),
-        **{f"ledger_{state}": n for state, n in report.ledger.items()},
-    }
-
+from bulletin.pipeline.status import (
+    DayStatus,
+    Monitor,
+    ServiceStatus,
+    day_status,
+    service_status,
+)
+from bulletin.pipeline.step import DigestResult, Step, StepReport, run_step
+from bulletin.pipeline.subscribers import (
+    ImportReport,
+    MailingList,
+    Unsubscribed,
+    Unsubscriber,
+    check_categories,
+    export_csv,
+    import_csv,
+    mailing_list,
+    unsubscribe,
+)
+from bulletin.store import STATUSES, Busy
 
 __all__ = [
     "RUN_LOCK",
     "SERVE_LOCK",
+    "STATUSES",
+    "Busy",
     "Clock",
     "CollectReport",
     "DayStatus",
-    "DigestPlan",
-    "DigestReport",
     "DigestResult",
+    "Digests",
     "DryRunView",
+    "FeedFile",
     "FeedsReport",
     "ImportReport",
     "ItemView",
+    "MailingList",
     "Monitor",
-    "Plan",
-    "ReconcileReport",
+    "Preview",
+    "RunContext",
     "RunLog",
-    "RunReport",
     "SendReport",
     "ServiceStatus",
+    "Step",
+    "StepReport",
     "Stop",
     "Unsubscribed",
     "Unsubscriber",
-    "category_index",
+    "Variants",
+    "all_sent",
     "check_categories",
     "collect",
-    "config_entries",
+    "collect_sources",
     "day_status",
-    "deliver",
-    "digest_and_deliver",
     "export_csv",
     "feed_categories",
-    "feed_links",
     "import_csv",
-    "next_collect",
-    "next_digest",
-    "open_store",
-    "plan_digests",
+    "mailing_list",
+    "preview_digest",
+    "preview_message",
     "publish_feeds",
-    "read_settings",
+    "published_days",
     "read_sources",
-    "recipients_of",
-    "reconcile",
-    "render_day",
-    "render_days",
-    "run_day",
+    "rebuild_feeds",
+    "run_step",
     "runner_store",
     "send_day",
+    "send_rows",
     "serve_lock",
     "service_status",
-    "site_of",
     "store_lock",
-    "summary",
     "system_clock",
-    "today",
     "unsubscribe",
-    "unsubscribe_endpoint",
+    "unsubscribe_links",
     "unsubscribe_url",
-    "web_copy_path",
+    "upgrade_store",
 ]

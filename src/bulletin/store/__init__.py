@@ -1,14 +1,17 @@
 """The database: items, runs, the mailing list and the delivery ledger (SQLAlchemy Core).
 
-``Store`` opens it and keeps its schema up to date; ``Store.recipients`` is the mailing list,
-``Store.ledger`` the record of every digest copy sent, ``Store.digests`` what became of each
-day's digest, and ``Store.lock`` the file locks that keep runners apart. The only package importing
-SQLAlchemy.
+``Store`` opens it and keeps its schema up to date; ``items`` saves and reads the items,
+``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
+(``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
+became of each day's digest, and ``Store.lock`` the file locks that keep runners apart. The
+only package importing SQLAlchemy.
 """
 
-from bulletin.store.database import RunRecord, SaveReport, Store
+from bulletin.model import Delivery, Outcome
+from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
-from bulletin.store.ledger import STATES, Delivery, Issue, Ledger, Outcome
+from bulletin.store.items import SaveReport
+from bulletin.store.ledger import STATES, Issue, Ledger
 from bulletin.store.locks import Busy, FileLock, lock_holder
 from bulletin.store.recipients import (
     STATUSES,

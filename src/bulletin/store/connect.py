@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -100,3 +101,11 @@ def pages_by_address(
         if len(page) < size:
             return
         after = page[-1].address
+
+
+D = TypeVar("D")
+
+
+def record_of(kind: type[D], row: Any) -> D:
+    """A row read back as the data class ``kind`` whose fields are named as its columns."""
+    return kind(**{field.name: row[field.name] for field in fields(kind)})  # type: ignore[arg-type]

@@ -14,19 +14,26 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, inspect, select, update
+from sqlalchemy import Connection, func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from bulletin.errors import StoreError
 from bulletin.model import Category, Item
 from bulletin.store.connect import open_engine, sqlite_file, transaction
 from bulletin.store.digests import DigestLog
+from bulletin.store.items import (
+    ITEM_COLUMNS,
+    NEWEST_FIRST,
+    SaveReport,
+    SqliteLatestItems,
+    categories_query,
+    item_of,
+    save_batch,
+)
 from bulletin.store.ledger import Ledger
 from bulletin.store.locks import FileLock
 from bulletin.store.recipients import Recipients
@@ -38,20 +45,6 @@ from bulletin.store.schema import (
     schema_version,
     settings,
 )
-
-
-@dataclass(frozen=True)
-class SaveReport:
-    """What saving a batch of items did."""
-
-    new: tuple[Item, ...] = ()
-    updated: tuple[Item, ...] = ()
-    unchanged: tuple[Item, ...] = ()
-
-    @property
-    def stored(self) -> tuple[Item, ...]:
-        """Every item of the batch as the store now holds it."""
-        return self.new + self.updated + self.unchanged
 
 
 @dataclass(frozen=True)
@@ -78,7 +71,7 @@ class Store:
         self.ledger = Ledger(self.engine, sqlite_file(url))
         self.digests = DigestLog(self.engine)
         sqlite = self.engine.dialect.name == "sqlite"
-        self._latest = _SqliteLatestItems(self.engine) if sqlite else None
+        self._latest = SqliteLatestItems(self.engine) if sqlite else None
 
     @classmethod
     def open(cls, url: str, upgrade: bool = True) -> Store:
@@ -91,6 +84,12 @@ class Store:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def lock(self, name: str, label: str, folder: Path | None = None) -> FileLock | None:
         """The store's lock ``name`` (not taken yet), written to say ``label`` holds it.
@@ -158,44 +157,12 @@ class Store:
         order does not shift when the same day is collected again.
         """
         with self._begin() as connection:
-            return self._save(connection, batch, source, now, write=True)
+            return save_batch(connection, batch, source, now, write=True)
 
     def preview_items(self, batch: Iterable[Item], now: datetime) -> SaveReport:
         """What ``save_items`` would do, without writing anything."""
         with self._begin() as connection:
-            return self._save(connection, batch, "", now, write=False)
-
-    def _save(
-        self,
-        connection: Connection,
-        batch: Iterable[Item],
-        source: str,
-        now: datetime,
-        write: bool,
-    ) -> SaveReport:
-        new: list[Item] = []
-        updated: list[Item] = []
-        unchanged: list[Item] = []
-        seen: dict[str, Item] = {}
-        for item in batch:
-            row = connection.execute(select(items).where(items.c.id == item.id)).first()
-            stored = _item(row._mapping) if row is not None else seen.get(item.id)
-            if stored is None:
-                if write:
-                    connection.execute(insert(items).values(**_row(item, source, now)))
-                new.append(item)
-                seen[item.id] = item
-            elif stored.content_hash == item.content_hash:
-                unchanged.append(stored)
-            else:
-                changed = item.with_updates(published=stored.published, updated=now)
-                if write:
-                    values = _row(changed, source, now)
-                    del values["id"], values["collected"]
-                    connection.execute(update(items).where(items.c.id == item.id).values(**values))
-                updated.append(changed)
-                seen[item.id] = changed
-        return SaveReport(tuple(new), tuple(updated), tuple(unchanged))
+            return save_batch(connection, batch, "", now, write=False)
 
     def items_on(self, day: date) -> list[Item]:
         """The items of one day, newest first."""
@@ -214,34 +181,13 @@ class Store:
     def _items(self, query: Any) -> list[Item]:
         # Only the columns an Item holds, fetched at once and unpacked by position: a feeds
         # build converts thousands of rows, and name lookups per field add up.
-        query = query.with_only_columns(*_ITEM_COLUMNS).order_by(*_NEWEST_FIRST)
+        query = query.with_only_columns(*ITEM_COLUMNS).order_by(*NEWEST_FIRST)
         with self._begin() as connection:
-            return [_item_of(*row) for row in connection.execute(query).all()]
+            return [item_of(*row) for row in connection.execute(query).all()]
 
     def categories(self) -> list[Category]:
         """Every category that has items, with the newest name seen for each slug."""
-        # The slugs by skipping along the (category_slug, published) index, one seek each
-        # (a "loose index scan"), then each slug's newest name by one more: a hundred seeks
-        # instead of reading every row of a large archive.
-        slugs = select(func.min(items.c.category_slug).label("slug")).cte("slugs", recursive=True)
-        following = (
-            select(func.min(items.c.category_slug))
-            .where(items.c.category_slug > slugs.c.slug)
-            .scalar_subquery()
-        )
-        slugs = slugs.union_all(select(following).where(slugs.c.slug.is_not(None)))
-        newest_name = (
-            select(items.c.category_name)
-            .where(items.c.category_slug == slugs.c.slug)
-            .order_by(items.c.published.desc(), items.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = (
-            select(slugs.c.slug, newest_name)
-            .where(slugs.c.slug.is_not(None))
-            .order_by(slugs.c.slug)
-        )
+        query = categories_query()
         with self._begin() as connection:
             return [Category(slug=slug, name=name) for slug, name in connection.execute(query)]
 
@@ -344,134 +290,4 @@ def _run(row: Any) -> RunRecord:
         outcome=row.outcome,
         summary=json.loads(row.summary),
         key=row.run_key or "",
-    )
-
-
-def _row(item: Item, source: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "source": source,
-        "day": item.day,
-        "published": item.published,
-        "updated": item.updated,
-        "collected": now,
-        "category_slug": item.category.slug,
-        "category_name": item.category.name,
-        "title": item.title,
-        "title_derived": item.title_derived,
-        "paragraphs": json.dumps(list(item.paragraphs), ensure_ascii=False),
-        "body_html": item.body_html,
-        "source_line": item.source,
-        "language": item.language,
-        "direction": item.direction,
-        "content_hash": item.content_hash,
-        "origin": item.origin,
-    }
-
-
-# The columns an Item is made of, in the order of ``_item_of``'s parameters.
-_ITEM_FIELDS = (
-    "id",
-    "day",
-    "published",
-    "updated",
-    "category_slug",
-    "category_name",
-    "title",
-    "title_derived",
-    "paragraphs",
-    "body_html",
-    "source_line",
-    "language",
-    "direction",
-    "origin",
-)
-_ITEM_COLUMNS = tuple(items.c[name] for name in _ITEM_FIELDS)
-# Newest first, and the id breaks ties so the order never depends on the database.
-_NEWEST_FIRST = (items.c.published.desc(), items.c.id.asc())
-
-
-class _SqliteLatestItems:
-    """``latest_items`` on SQLite with its SQL compiled once, rows through the columns' own
-    converters: a feeds build asks once per feed, and building and compiling the query each
-    time took as long as reading its rows."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    # Compiled at the first read, not when the store opens: most commands never read feeds.
-    @cached_property
-    def queries(self) -> dict[bool, SQLCompiler]:
-        """The query for all items (False) and for one category (True)."""
-        newest = select(*_ITEM_COLUMNS).order_by(*_NEWEST_FIRST)
-        in_category = newest.where(items.c.category_slug == bindparam("slug"))
-        return {
-            False: newest.limit(bindparam("limit")).compile(dialect=self.engine.dialect),
-            True: in_category.limit(bindparam("limit")).compile(dialect=self.engine.dialect),
-        }
-
-    @cached_property
-    def converters(self) -> list[tuple[int, Callable[[Any], Any]]]:
-        """Each column that needs converting, by position, and its converter."""
-        dialect = self.engine.dialect
-        return [
-            (index, convert)
-            for index, column in enumerate(_ITEM_COLUMNS)
-            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
-            is not None
-        ]
-
-    def read(self, limit: int, category_slug: str | None) -> list[Item]:
-        compiled = self.queries[category_slug is not None]
-        values = compiled.construct_params({"limit": limit, "slug": category_slug})
-        parameters = tuple(values[name] for name in compiled.positiontup or ())
-        with transaction(self.engine) as connection:
-            cursor = connection.connection.cursor()
-            try:
-                rows = cursor.execute(compiled.string, parameters).fetchall()
-            finally:
-                cursor.close()
-        found = []
-        for row in rows:
-            fields = list(row)
-            for index, convert in self.converters:
-                fields[index] = convert(fields[index])
-            found.append(_item_of(*fields))
-        return found
-
-
-def _item(row: Any) -> Item:
-    return _item_of(*(row[name] for name in _ITEM_FIELDS))
-
-
-def _item_of(
-    id: str,
-    day: date,
-    published: datetime,
-    updated: datetime | None,
-    category_slug: str,
-    category_name: str,
-    title: str,
-    title_derived: Any,
-    paragraphs: str,
-    body_html: str,
-    source_line: str | None,
-    language: str,
-    direction: str,
-    origin: str,
-) -> Item:
-    return Item(
-        id=id,
-        day=day,
-        published=published,
-        updated=updated,
-        category=Category(slug=category_slug, name=category_name),
-        title=title,
-        title_derived=bool(title_derived),
-        paragraphs=tuple(json.loads(paragraphs)),
-        body_html=body_html,
-        source=source_line,
-        language=language,
-        direction="rtl" if direction == "rtl" else "ltr",
-        origin=origin,
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from bulletin.store.connect import transaction
+from bulletin.store.connect import record_of, transaction
 from bulletin.store.schema import digests, ledger
 
 DIGEST_STATES = ("sending", "sent", "empty", "dropped", "covered")
@@ -124,11 +124,4 @@ class DigestLog:
 
 
 def _digest_day(row: Any) -> DigestDay:
-    return DigestDay(
-        day=row["day"],
-        status=row["status"],
-        first_day=row["first_day"],
-        filed_under=row["filed_under"],
-        run_key=row["run_key"],
-        changed=row["changed"],
-    )
+    return record_of(DigestDay, row)

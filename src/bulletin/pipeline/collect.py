@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulletin.config import Config
 from bulletin.errors import InputProblem, SourceError
 from bulletin.model import Item
-from bulletin.pipeline.common import Clock, read_settings, system_clock
+from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.sources import ReadResult, read_path, read_paths
 from bulletin.store import SaveReport, Store
-
-# --- collect ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -30,31 +27,34 @@ class CollectReport:
         """The problems that cost an item."""
         return [p for p in self.problems if p.skipped]
 
+    @property
+    def changed(self) -> tuple[Item, ...]:
+        """The items this collect stored anew or edited (or, in a dry run, would have)."""
+        return self.saved.new + self.saved.updated
 
-def read_sources(config: Config, paths: Sequence[Path] = ()) -> list[tuple[str, ReadResult]]:
+
+def read_sources(ctx: RunContext, paths: Sequence[Path] = ()) -> list[tuple[str, ReadResult]]:
     """Read the given paths, or else every configured source.
 
     A configured source that cannot be read at all is reported and the others are still read.
     """
     if paths:
-        return [("command line", read_paths(paths, read_settings(config)))]
+        return [("command line", read_paths(paths, ctx.read_settings()))]
     results = []
-    for source in config.sources:
-        settings = read_settings(config, source.language)
-        path = Path("-") if source.path == "-" else config.path(source.path)
+    for source in ctx.sources:
         try:
-            result = read_path(path, settings, kind=source.kind)
+            result = read_path(source.path, source.settings, kind=source.kind)
         except SourceError as error:
             problem = f"source {source.name}: {error.message}" + (
                 f" ({error.hint})" if error.hint else ""
             )
-            result = ReadResult(problems=(InputProblem(source.path, None, problem),))
+            result = ReadResult(problems=(InputProblem(source.shown, None, problem),))
         results.append((source.name, result))
     return results
 
 
 def collect(
-    config: Config,
+    ctx: RunContext,
     store: Store,
     paths: Sequence[Path] = (),
     dry_run: bool = False,
@@ -64,7 +64,7 @@ def collect(
     report = CollectReport()
     now = clock()
     saved = SaveReport()
-    for name, result in read_sources(config, paths):
+    for name, result in read_sources(ctx, paths):
         report.read.extend(result.items)
         report.problems.extend(result.problems)
         report.per_source[name] = len(result.items)
@@ -77,3 +77,11 @@ def collect(
         )
     report.saved = saved
     return report
+
+
+def collect_sources(
+    ctx: RunContext, paths: Sequence[Path] = (), dry_run: bool = False
+) -> CollectReport:
+    """``bulletin collect``: read the sources (or ``paths``) into the store, on their own."""
+    with ctx.open_store(dry_run) as store:
+        return collect(ctx, store, paths, dry_run=dry_run)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from bulletin.delivery import Result, SessionError
+from bulletin.delivery.smtp import Result, SessionError
 from bulletin.errors import BulletinError
-from bulletin.store import Delivery, Outcome
+from bulletin.model import Delivery, Outcome
 
 Progress = Callable[[str], None]
 
@@ -92,7 +92,7 @@ Render = Callable[[Delivery], tuple[bytes, str]]  # a row -> (message, Message-I
 _CHUNK = 8  # rows handed to a worker at a time
 
 
-class Dispatch:
+class SendLoop:
     """Sends a day's due rows over ``settings.connections`` channels."""
 
     def __init__(

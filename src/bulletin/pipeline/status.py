@@ -1,4 +1,5 @@
-"""How the service is doing, read from the store: for `bulletin status`, /health and /metrics.
+"""How the service is doing, read from the store: for `bulletin status`, /health and /metrics;
+and what became of one day's deliveries (`bulletin status --date`).
 
 Three states, each with an exit code a health check can use: ``ok`` (0); ``attention`` (1):
 the last run was partial or failed, or some copies of the latest digest failed, are unknown
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bulletin.config import Config
-from bulletin.pipeline.common import Clock, open_store, system_clock
-from bulletin.pipeline.planning import digest_instant, next_collect, next_digest, plan_digests
-from bulletin.pipeline.reconcile import RUN_LOCK, SERVE_LOCK, store_lock
+from bulletin.calendar import digest_instant, next_collect, next_digest, plan_digests
+from bulletin.metrics import Metric
+from bulletin.model import Delivery
+from bulletin.pipeline.context import Clock, RunContext, system_clock
+from bulletin.pipeline.runner import RUN_LOCK, SERVE_LOCK, store_lock
+from bulletin.pipeline.send import all_sent
 from bulletin.store import DigestDay, RunRecord, Store, lock_holder
-from bulletin.web import Metric
 
 EXIT_CODES = {"ok": 0, "attention": 1, "stale": 3}
 
@@ -93,20 +95,17 @@ def _run_dict(run: RunRecord | None) -> dict[str, Any] | None:
     }
 
 
-def service_status(config: Config, clock: Clock = system_clock, runs: int = 5) -> ServiceStatus:
+def service_status(ctx: RunContext, clock: Clock = system_clock, runs: int = 5) -> ServiceStatus:
     """The service's state now, from the store and the config's schedule."""
-    store = open_store(config)
-    try:
-        return _status(config, store, clock(), runs)
-    finally:
-        store.close()
+    with ctx.open_store() as store:
+        return _status(ctx, store, clock(), runs)
 
 
-def _status(config: Config, store: Store, now: datetime, runs: int) -> ServiceStatus:
-    schedule, zone = config.schedule, config.site.zone
+def _status(ctx: RunContext, store: Store, now: datetime, runs: int) -> ServiceStatus:
+    schedule, zone = ctx.schedule, ctx.zone
     status = ServiceStatus(now)
     for name, attribute in ((SERVE_LOCK, "serve"), (RUN_LOCK, "working")):
-        lock = store_lock(config, store, name, "")
+        lock = store_lock(ctx, store, name, "")
         setattr(status, attribute, lock_holder(lock.path) if lock else None)
     status.runs = store.last_runs(runs)
     successes = store.last_runs(1, outcome="ok")
@@ -145,24 +144,21 @@ def _status(config: Config, store: Store, now: datetime, runs: int) -> ServiceSt
 class Monitor:
     """The service's health and metrics for the web server's /health and /metrics."""
 
-    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
-        self.config, self.clock = config, clock
+    def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
+        self.ctx, self.clock = ctx, clock
 
     def health(self) -> tuple[bool, dict[str, object]]:
         """Healthy unless stale; the details as JSON-ready values."""
-        status = service_status(self.config, self.clock, runs=1)
+        status = service_status(self.ctx, self.clock, runs=1)
         return status.state != "stale", status.as_dict()
 
     def metrics(self) -> Sequence[Metric]:
         """Counts from the store's run records and ledger."""
-        store = open_store(self.config)
-        try:
-            status = _status(self.config, store, self.clock(), 1)
+        with self.ctx.open_store() as store:
+            status = _status(self.ctx, store, self.clock(), 1)
             totals = store.run_totals()
             items = store.count_items()
             last_sent = store.digests.last_sent()
-        finally:
-            store.close()
         runs = tuple(
             (((("outcome", key.removeprefix("runs_")),), float(n)))
             for key, n in sorted(totals.items())
@@ -225,3 +221,36 @@ class Monitor:
 
 def _one(name: str, kind: str, help_text: str, value: float) -> Metric:
     return Metric(name, kind, help_text, (((), float(value)),))
+
+
+# --- one day's deliveries -------------------------------------------------------------------
+
+
+@dataclass
+class DayStatus:
+    """The ledger of one day: counts by state and the rows that need a look."""
+
+    day: date | None
+    counts: dict[str, int] = field(default_factory=dict)
+    trouble: list[Delivery] = field(default_factory=list)  # failed, unknown and deferred
+
+    @property
+    def ok(self) -> bool:
+        """Whether every row is sent."""
+        return all_sent(self.counts)
+
+
+def day_status(ctx: RunContext, day: date | None = None, limit: int = 200) -> DayStatus:
+    """The ledger of ``day`` (default: the latest day sent)."""
+    with ctx.open_store() as store:
+        if day is None:
+            days = store.ledger.days()
+            if not days:
+                return DayStatus(None)
+            day = days[-1]
+        status = DayStatus(day, store.ledger.counts(day))
+        for row in store.ledger.rows(day, ["failed", "unknown", "deferred"]):
+            if len(status.trouble) >= limit:
+                break
+            status.trouble.append(row)
+        return status

@@ -1,0 +1,235 @@
+"""The run context: everything a run needs from the config, derived once at its start.
+
+Stages get their own types from it (the site, the category index, feed paths, render and send
+settings) and never see the config; nothing is derived from the config twice in a run. What
+needs a secret from the environment (the SMTP password, the DKIM key) is read the first time
+a send asks for it, so that publishing the feeds does not depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+
+from bulletin import delivery, digest, feeds
+from bulletin.config import Config, read_secret
+from bulletin.model import Category, CategoryIndex, Site
+from bulletin.sources import ReadSettings
+from bulletin.store import ListEntry, Store
+from bulletin.text import slugify
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One configured source: where to read it and what its readers need to know."""
+
+    name: str
+    kind: str
+    path: Path  # Path("-"): standard input
+    shown: str  # the path as the config writes it, for messages
+    settings: ReadSettings
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """Where the feeds go and how much they hold."""
+
+    folder: Path
+    paths: feeds.FeedPaths
+    max_items: int
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """How the day's digest is rendered and where its web copies go."""
+
+    templates: Path | None
+    subject: str
+    max_html_bytes: int
+    send_empty: bool
+    web_folder: Path  # feeds.dir: web copies are digest.web_copy_path(day) inside it
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """Everything a send needs: the transport, its channels, the sender, links and signing."""
+
+    loop: delivery.Settings  # its transport: smtp or outbox
+    channels: Callable[[date], Callable[[], delivery.Channel]]  # a day -> a channel maker
+    sender: delivery.Sender
+    list_id: str | None
+    signer: delivery.DkimSigner | None
+
+
+class RunContext:
+    """The config of one run (or of a whole `bulletin serve`), turned into the stages' types."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        s = config.site
+        self.site = Site(s.title, s.description, s.base_url, s.language, s.timezone)
+        self.zone = s.zone
+        self.schedule = config.schedule
+        self.categories = _category_index(config)
+        self.store_url = config.store_url
+        self.lock_folder = config.path("var")  # for locks of a store that is not a file
+        self.recipients = tuple(
+            ListEntry(
+                r.address, r.name, None if r.categories is None else frozenset(r.categories), True
+            )
+            for r in config.delivery.recipients
+        )
+        c = config.feeds
+        self.feeds = FeedSettings(
+            config.path(c.dir),
+            feeds.FeedPaths(c.rss_path, c.atom_path, c.json_path, c.opml_path, c.index_path),
+            c.max_items,
+            c.max_body_kb * 1024,
+        )
+        d = config.digest
+        self.digest: DigestSettings = DigestSettings(
+            config.path(d.templates) if d.templates else None,
+            d.subject,
+            d.max_html_kb * 1000,
+            d.send_empty,
+            config.path(c.dir),
+        )
+        # The endpoint `bulletin web` serves (without a token), and the address mailed instead.
+        self.unsubscribe_url = config.delivery.unsubscribe_url or self.site.url("unsubscribe")
+        self.unsubscribe_mailbox = (
+            config.delivery.unsubscribe_mailto or config.delivery.from_address
+        )
+        self.unsubscribe_secret_env = config.delivery.unsubscribe_secret_env
+        self.sender = delivery.Sender(
+            config.delivery.from_address, config.delivery.from_name or self.site.title
+        )
+        self.transport = "smtp" if config.uses_smtp else "outbox"
+        self.destination = _destination(config)
+
+    def read_settings(self, language: str | None = None) -> ReadSettings:
+        """What the sources need to know about the site."""
+        site = self.config.site
+        return ReadSettings(
+            zone=self.zone,
+            item_time=site.item_clock_time,
+            language=language or site.language,
+            categories=self.categories,
+        )
+
+    @cached_property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """The configured sources, in the config's order."""
+        return tuple(
+            SourceSpec(
+                source.name,
+                source.kind,
+                Path("-") if source.path == "-" else self.config.path(source.path),
+                source.path,
+                self.read_settings(source.language),
+            )
+            for source in self.config.sources
+        )
+
+    @cached_property
+    def send(self) -> SendSettings:
+        """The send settings; reads the SMTP password and the DKIM key the first time."""
+        return _send_settings(self.config, self.sender)
+
+    def today(self, clock: Clock = system_clock) -> date:
+        """Today's date in the newsroom's time zone."""
+        return clock().astimezone(self.zone).date()
+
+    def web_copy(self, day: date) -> Path:
+        """Where the browser copy of a day's digest is written."""
+        return self.digest.web_folder / digest.web_copy_path(day)
+
+    def open_store(self, dry_run: bool = False) -> Store:
+        """The store; for a dry run on a store not yet created, an empty one in memory."""
+        if dry_run and not Store.exists(self.store_url):
+            return Store.open("sqlite://")
+        return Store.open(self.store_url)
+
+    def unsubscribe_key(self, store: Store) -> bytes:
+        """The key unsubscribe links are signed with: the configured secret, else the store's."""
+        secret = read_secret(self.unsubscribe_secret_env, "the unsubscribe secret")
+        return secret.encode() if secret is not None else store.unsubscribe_key()
+
+
+def _category_index(config: Config) -> CategoryIndex:
+    known = []
+    aliases = []
+    for entry in config.categories:
+        category = Category(slug=entry.slug or slugify(entry.name), name=entry.name)
+        known.append(category)
+        for alias in (entry.name, *entry.aliases):
+            aliases.append((" ".join(alias.split()).casefold(), category))
+    return CategoryIndex(tuple(known), tuple(aliases))
+
+
+def _send_settings(config: Config, sender: delivery.Sender) -> SendSettings:
+    settings, smtp = config.delivery, config.delivery.smtp
+    signer = None
+    if settings.dkim_key_file is not None:
+        domain = settings.dkim_domain or settings.from_address.rsplit("@", 1)[1]
+        key = config.path(settings.dkim_key_file)
+        signer = delivery.DkimSigner(key, settings.dkim_selector, domain)
+    uses_smtp = config.uses_smtp
+    loop = delivery.Settings(
+        sender=settings.from_address,
+        transport="smtp" if uses_smtp else "outbox",
+        connections=smtp.connections if uses_smtp else 1,
+        rate_per_second=smtp.rate_per_second if uses_smtp else 0.0,
+        pause_after_errors=smtp.pause_after_errors,
+        retry_limit=settings.retry_limit,
+        backoff_seconds=settings.retry_backoff_seconds,
+    )
+    return SendSettings(
+        loop=loop,
+        channels=_smtp_channels(config) if uses_smtp else _outbox_channels(config),
+        sender=sender,
+        list_id=settings.list_id,
+        signer=signer,
+    )
+
+
+def _destination(config: Config) -> str:
+    """Where digests go: the SMTP server's host:port, or the outbox folder."""
+    if config.uses_smtp:
+        return f"{config.delivery.smtp.host}:{config.delivery.smtp.port}"
+    return str(config.path(config.delivery.outbox))
+
+
+def _outbox_channels(config: Config) -> Callable[[date], Callable[[], delivery.Channel]]:
+    outbox = delivery.Outbox(config.path(config.delivery.outbox))
+    return lambda day: lambda: delivery.OutboxChannel(outbox, day)
+
+
+def _smtp_channels(config: Config) -> Callable[[date], Callable[[], delivery.Channel]]:
+    smtp = config.delivery.smtp
+    assert smtp.host is not None  # the config refuses an smtp transport without a host
+    password = read_secret(smtp.password_env, "the SMTP password")
+    host, ca_file = smtp.host, config.path(smtp.ca_file) if smtp.ca_file else None
+
+    def channel() -> delivery.Channel:
+        return delivery.SmtpTransport(
+            host,
+            smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=password,
+            timeout=smtp.timeout,
+            ca_file=ca_file,
+        )
+
+    return lambda _day: channel

@@ -1,0 +1,220 @@
+"""Sending a day's digest: each recipient gets it exactly once, through the ledger.
+
+Under the store's sender lock: the recipients of config.yaml join the list, rows a dead sender
+left ``sending`` become ``unknown``, the day's rows are planned, and the send loop works
+through what is due. Each variant of the digest is frozen in the store when its first copy
+goes out, so a send finished later (after a crash, or a new collect) mails the same digest.
+The step (``bulletin run``, ``serve``) and ``bulletin send`` share all of it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from bulletin import delivery, digest
+from bulletin.errors import BulletinError
+from bulletin.model import Delivery, Recipient
+from bulletin.pipeline.context import Clock, RunContext, system_clock
+from bulletin.pipeline.digests import Digests
+from bulletin.store import Issue, Store, normalize_address, parse_categories
+
+Variant = Callable[[frozenset[str] | None], digest.RenderedDigest]
+
+
+def all_sent(counts: Mapping[str, int]) -> bool:
+    """Whether a day's ledger is complete: every row sent (the one place that decides it)."""
+    return all(n == 0 for state, n in counts.items() if state != "sent")
+
+
+@dataclass
+class SendReport:
+    """What one send did, and where the day's ledger stands after it."""
+
+    day: date
+    transport: str = ""
+    destination: str = ""
+    planned: int = 0  # rows added for recipients new to this day
+    reaped: int = 0  # rows a dead sender left in flight, now unknown
+    retried_unknown: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    unknown: int = 0
+    paused: str = ""
+    interrupted: bool = False
+    counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
+
+    @property
+    def ok(self) -> bool:
+        """Whether every row of the day is sent."""
+        return not self.paused and all_sent(self.counts)
+
+
+def send_rows(
+    ctx: RunContext,
+    store: Store,
+    day: date,
+    variant: Variant,
+    *,
+    retry_unknown: bool = False,
+    plan: bool = True,
+    progress: delivery.Progress | None = None,
+    total: Callable[[int], None] | None = None,
+    clock: Clock = system_clock,
+) -> SendReport:
+    """Plan the day's rows and send what is due, under the store's sender lock.
+
+    With ``plan`` false, a day that already has rows only finishes them: an automatic retry
+    of an old day's deferred copies must not mail that digest to people who subscribed since.
+    """
+    report = SendReport(day, ctx.transport, ctx.destination)
+    settings = ctx.send
+    with store.ledger.lock():
+        now = clock()
+        store.recipients.sync_config(list(ctx.recipients), now)
+        report.reaped = store.ledger.reap(now)
+        if retry_unknown:
+            report.retried_unknown = store.ledger.retry_unknown(day, now)
+        if plan or not any(store.ledger.counts(day).values()):
+            report.planned = store.ledger.plan(day, now)
+        if total is not None:
+            total(store.ledger.count_due(day, now))
+        messages = Messages(ctx, store, day, variant, clock)
+        loop = delivery.SendLoop(
+            store.ledger, messages.render, settings.channels(day), settings.loop, clock, progress
+        )
+        tally = loop.run(day)
+    for name in ("sent", "deferred", "failed", "unknown", "paused", "interrupted"):
+        setattr(report, name, getattr(tally, name))
+    report.counts = store.ledger.counts(day)
+    return report
+
+
+def would_send(ctx: RunContext, store: Store, day: date) -> list[str]:
+    """Who a send of ``day`` would mail now, changing nothing (a dry run)."""
+    return list(_would_send(ctx, store, day))
+
+
+def _would_send(ctx: RunContext, store: Store, day: date) -> Iterator[str]:
+    seen = set()
+    for address in store.ledger.unsent_active(day):
+        seen.add(address)
+        yield address
+    done = {row.address for row in store.ledger.rows(day, ["sent", "failed", "unknown"])}
+    for entry in ctx.recipients:  # not yet in the store: a real send would add them
+        address = normalize_address(entry.address)
+        if address not in seen and address not in done and store.recipients.get(address) is None:
+            yield address
+
+
+def send_day(
+    ctx: RunContext,
+    day: date | None = None,
+    *,
+    retry_unknown: bool = False,
+    progress: delivery.Progress | None = None,
+    total: Callable[[int], None] | None = None,
+    clock: Clock = system_clock,
+) -> SendReport:
+    """Send the day's digest to whoever does not have it yet (``bulletin send``).
+
+    It renders the digest from the store: no collecting, no files written.
+    """
+    day = day or ctx.today(clock)
+    with ctx.open_store() as store:
+        variants = Digests(ctx, store).variants([day])
+        count, _ = variants.rendered()
+        frozen = store.ledger.issue(day, "") is not None
+        if count == 0 and not ctx.digest.send_empty and not frozen:
+            raise BulletinError(
+                f"no digest to send for {day}: the store has no items that day",
+                hint="collect first (`bulletin run` does both), or set digest.send_empty",
+            )
+        return send_rows(
+            ctx,
+            store,
+            day,
+            variants,
+            retry_unknown=retry_unknown,
+            progress=progress,
+            total=total,
+            clock=clock,
+        )
+
+
+# --- from a ledger row to the recipient's message ----------------------------------------------
+
+
+def unsubscribe_links(ctx: RunContext, key: bytes, address: str) -> delivery.Unsubscribe:
+    """Where ``address`` leaves the list: the web endpoint and a mail, both with its token."""
+    token = delivery.sign(key, address)
+    url = ctx.unsubscribe_url
+    return delivery.Unsubscribe(
+        url=f"{url}{'&' if '?' in url else '?'}token={token}",
+        mailto=f"mailto:{ctx.unsubscribe_mailbox}?subject=unsubscribe%20{token}",
+    )
+
+
+def unsubscribe_url(ctx: RunContext, recipient: Recipient, key: bytes | None = None) -> str:
+    """A recipient's unsubscribe URL; without the store's ``key``, a preview's (not valid)."""
+    links = unsubscribe_links(ctx, key or b"preview only", recipient.address)
+    return links.url or links.mailto or ""
+
+
+@dataclass(frozen=True)
+class _Content:
+    day: date
+    subject: str
+    html: str
+    text: str
+    unsubscribe_token: str
+
+
+class Messages:
+    """Ledger row -> message: one template per variant, frozen in the store at its first use."""
+
+    def __init__(
+        self, ctx: RunContext, store: Store, day: date, variant: Variant, clock: Clock
+    ) -> None:
+        self.ctx, self.store, self.day, self.variant = ctx, store, day, variant
+        self.settings = ctx.send
+        self.key = ctx.unsubscribe_key(store)
+        self.date = clock()
+        self.templates: dict[str, delivery.MessageTemplate] = {}
+        self.lock = threading.Lock()
+
+    def render(self, row: Delivery) -> tuple[bytes, str]:
+        """The row's message, signed if configured, and its Message-ID."""
+        recipient = Recipient(row.address, row.name)
+        links = unsubscribe_links(self.ctx, self.key, row.address)
+        message_id = delivery.message_id(self.day, self.ctx.site, recipient)
+        message = self._template(row.variant).render(recipient, links, message_id)
+        if self.settings.signer is not None:
+            message = self.settings.signer.sign(message)
+        return message, message_id
+
+    def _template(self, variant: str) -> delivery.MessageTemplate:
+        with self.lock:
+            if variant not in self.templates:
+                issue = self.store.ledger.issue(self.day, variant)
+                if issue is None:
+                    rendered = self.variant(parse_categories(variant))
+                    issue = self.store.ledger.freeze(
+                        Issue(
+                            self.day,
+                            variant,
+                            rendered.subject,
+                            rendered.html,
+                            rendered.text,
+                            rendered.unsubscribe_token,
+                        ),
+                        self.date,
+                    )
+                content = _Content(issue.day, issue.subject, issue.html, issue.text, issue.token)
+                self.templates[variant] = delivery.MessageTemplate(
+                    content, self.ctx.site, self.settings.sender, self.date, self.settings.list_id
+                )
+            return self.templates[variant]

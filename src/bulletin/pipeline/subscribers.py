@@ -1,0 +1,198 @@
+"""The mailing list: who is on it, importing and exporting it, and leaving it.
+
+The recipients of config.yaml are on the list too: ``MailingList`` merges them in before the
+operator's commands read or change it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO
+
+from bulletin import delivery
+from bulletin.errors import BulletinError
+from bulletin.pipeline.context import Clock, RunContext, system_clock
+from bulletin.store import (
+    STATUSES,
+    ListEntry,
+    MergeReport,
+    Store,
+    Subscriber,
+    normalize_address,
+)
+
+
+def check_categories(ctx: RunContext, categories: Iterable[str] | None) -> frozenset[str] | None:
+    """Category slugs as given, each checked against the configured ones."""
+    if categories is None:
+        return None
+    wanted = frozenset(c.strip() for c in categories if c.strip())
+    known = {c.slug for c in ctx.categories.known}
+    unknown = sorted(wanted - known) if known else []
+    if unknown:
+        raise BulletinError(
+            f"unknown categories: {', '.join(unknown)}",
+            hint=f"use the slugs of config.yaml's categories: {', '.join(sorted(known))}",
+        )
+    return wanted or None
+
+
+@dataclass
+class ImportReport:
+    """What importing a CSV file did."""
+
+    merged: MergeReport = field(default_factory=MergeReport)
+    problems: list[str] = field(default_factory=list)
+
+
+def import_csv(
+    ctx: RunContext, store: Store, handle: IO[str], name: str, clock: Clock
+) -> ImportReport:
+    """Merge the rows of a CSV file (address or email, name, categories, status) into the list.
+
+    Bad rows are reported by line and skipped. Importing the same file twice changes nothing;
+    an import never re-subscribes someone who left.
+    """
+    report = ImportReport()
+    reader = csv.DictReader(handle)
+    fields = {f.strip().lower(): f for f in reader.fieldnames or []}
+    column = fields.get("address") or fields.get("email")
+    if column is None:
+        raise BulletinError(
+            f"{name}: no address column", hint="the first line must name the columns: address,name"
+        )
+
+    def entries() -> Iterator[ListEntry]:
+        for row in reader:
+            line = reader.line_num
+            try:
+                yield _entry(ctx, row, column, fields)
+            except BulletinError as error:
+                report.problems.append(f"{name}:{line}: {error.message}")
+
+    report.merged = store.recipients.merge(entries(), clock(), origin="list")
+    return report
+
+
+def _entry(ctx: RunContext, row: dict[str, str], column: str, fields: dict[str, str]) -> ListEntry:
+    address = normalize_address(row.get(column) or "")
+    name = (row.get(fields["name"]) or "") if "name" in fields else ""
+    status = ((row.get(fields["status"]) or "") if "status" in fields else "").strip() or "active"
+    if status not in STATUSES:
+        raise BulletinError(f"unknown status {status!r} (use {', '.join(STATUSES)})")
+    has_categories = "categories" in fields
+    text = (row.get(fields["categories"]) or "") if has_categories else ""
+    categories = check_categories(ctx, text.replace(";", ",").split(",")) if text else None
+    return ListEntry(address, name, categories, has_categories, status)
+
+
+EXPORT_COLUMNS = ("address", "name", "status", "categories", "created", "changed")
+
+
+def export_csv(store: Store, handle: IO[str]) -> int:
+    """Write the whole list as CSV (what ``import_csv`` reads back); returns how many rows."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for s in store.recipients.each():
+        categories = ";".join(sorted(s.categories)) if s.categories else ""
+        writer.writerow(
+            [s.address, s.name, s.status, categories, s.created.isoformat(), s.changed.isoformat()]
+        )
+        count += 1
+    return count
+
+
+# --- leaving the list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """What an unsubscribe request did: whose, and whether anything changed."""
+
+    address: str | None  # None: the token was not genuine
+    found: bool = False
+
+
+class Unsubscriber:
+    """Turns unsubscribe tokens into unsubscribed recipients (``bulletin web`` uses it)."""
+
+    def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
+        self.ctx, self.clock = ctx, clock
+        with ctx.open_store() as store:
+            self.key = ctx.unsubscribe_key(store)
+
+    def check(self, token: str) -> str | None:
+        """The address a genuine token names; None for a forged or damaged one."""
+        return delivery.verify(self.key, token)
+
+    def unsubscribe(self, token: str) -> Unsubscribed:
+        """Unsubscribe whom a genuine token names; a forged token changes nothing."""
+        address = self.check(token)
+        if address is None:
+            return Unsubscribed(None)
+        return _leave(self.ctx, address, self.clock)
+
+
+def unsubscribe(
+    ctx: RunContext, token_or_address: str, clock: Clock = system_clock
+) -> Unsubscribed:
+    """``bulletin unsubscribe``: by token (from a mailto request) or by address."""
+    if "@" in token_or_address:
+        return _leave(ctx, normalize_address(token_or_address), clock)
+    return Unsubscriber(ctx, clock).unsubscribe(token_or_address)
+
+
+def _leave(ctx: RunContext, address: str, clock: Clock) -> Unsubscribed:
+    with ctx.open_store() as store:
+        return Unsubscribed(address, store.recipients.set_status(address, "unsubscribed", clock()))
+
+
+# --- the operator's commands ------------------------------------------------------------------
+
+
+class MailingList:
+    """The list as the operator's commands see it: the store's, with config.yaml's merged in."""
+
+    def __init__(self, ctx: RunContext, store: Store, clock: Clock = system_clock) -> None:
+        self.ctx, self.store, self.clock = ctx, store, clock
+        store.recipients.sync_config(list(ctx.recipients), clock())
+
+    def add(self, address: str, name: str, categories: str | None) -> tuple[str, Subscriber]:
+        """Add a recipient, or update one (re-subscribing one who left): what changed, and them."""
+        chosen = check_categories(self.ctx, categories.split(",") if categories else None)
+        entry = ListEntry(address, name, chosen, has_categories=categories is not None)
+        change = self.store.recipients.add(entry, self.clock())
+        subscriber = self.store.recipients.get(address)
+        assert subscriber is not None
+        return change, subscriber
+
+    def remove(self, address: str) -> bool:
+        """Delete a recipient from the list; whether they were on it."""
+        return self.store.recipients.remove(address)
+
+    def each(self, status: str | None = None) -> Iterator[Subscriber]:
+        """The recipients (in ``status`` only, if given), by address."""
+        return self.store.recipients.each(status)
+
+    def counts(self) -> dict[str, int]:
+        """How many recipients are in each status."""
+        return self.store.recipients.counts()
+
+    def import_csv(self, handle: IO[str], name: str) -> ImportReport:
+        """Merge a CSV file into the list (see ``import_csv``)."""
+        return import_csv(self.ctx, self.store, handle, name, self.clock)
+
+    def export_csv(self, handle: IO[str]) -> int:
+        """Write the list as CSV; returns how many rows."""
+        return export_csv(self.store, handle)
+
+
+@contextmanager
+def mailing_list(ctx: RunContext, clock: Clock = system_clock) -> Iterator[MailingList]:
+    """The mailing list, for as long as the block runs."""
+    with ctx.open_store() as store:
+        yield MailingList(ctx, store, clock)
