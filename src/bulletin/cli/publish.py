@@ -92,7 +92,7 @@ def run(state: Context, day: date | None, dry_run: bool, once: bool, wait: float
             ctx, command="run", day=day, force=True, dry_run=dry_run, stop=stop, wait=wait
         )
         report_problems(step.collected.problems)
-        _print_run(ctx.config, step)
+        _print_run(ctx, step)
     sys.exit(0 if step.outcome == "ok" else 1)
 
 
@@ -156,7 +156,8 @@ def _result_line(result: pipeline.DigestResult) -> str:
     return text + (f"{result.items} items; " if result.items else "") + counts + cut
 
 
-def _print_run(config: Config, step: pipeline.StepReport) -> None:
+def _print_run(ctx: pipeline.RunContext, step: pipeline.StepReport) -> None:
+    config = ctx.config
     would = "would be " if step.dry_run else ""
     c, f, (d,) = step.collected, step.feeds, step.digests
     click.secho(
@@ -178,22 +179,23 @@ def _print_run(config: Config, step: pipeline.StepReport) -> None:
         return
     web = shown(d.web_copy) if d.web_copy else "-"
     click.echo(f'  digest     {d.items} items, "{d.subject}"; web copy {web}')
-    _print_delivery(config, step, d)
+    _print_delivery(ctx, step, d)
     if not step.dry_run:
         look = [f"{folder}/all.atom", web]
-        if not config.uses_smtp:
-            look.append(_destination(config))
+        if ctx.transport == "outbox":
+            look.append(_destination(ctx))
         click.echo(f"  look at    {', '.join(look)}")
 
 
-def _destination(config: Config) -> str:
-    if config.uses_smtp:
-        return f"{config.delivery.smtp.host}:{config.delivery.smtp.port}"
-    return shown(config.path(config.delivery.outbox)) + "/new/"
+def _destination(ctx: pipeline.RunContext) -> str:
+    if ctx.transport == "smtp":
+        return ctx.destination
+    return shown(Path(ctx.destination)) + "/new/"
 
 
-def _print_delivery(config: Config, step: pipeline.StepReport, d: pipeline.DigestResult) -> None:
-    transport = "smtp" if config.uses_smtp else "outbox"
+def _print_delivery(
+    ctx: pipeline.RunContext, step: pipeline.StepReport, d: pipeline.DigestResult
+) -> None:
     sent = d.send
     if step.dry_run:
         delivered, already = len(d.recipients), 0
@@ -204,7 +206,7 @@ def _print_delivery(config: Config, step: pipeline.StepReport, d: pipeline.Diges
         return
     would = "would be " if step.dry_run else ""
     click.echo(
-        f"  delivery   {delivered} {would}delivered by {transport} to {_destination(config)}"
+        f"  delivery   {delivered} {would}delivered by {ctx.transport} to {_destination(ctx)}"
         f" ({already} already had it)"
     )
     if sent is None:

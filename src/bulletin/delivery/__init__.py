@@ -4,7 +4,8 @@ The only package speaking SMTP (``smtp``) and signing DKIM (``dkim``). ``message
 recipient's message from a template made once per digest variant; ``tokens`` signs the
 unsubscribe links; ``outbox`` stores messages once per key. What to send and what became of it
 is the pipeline's and the store's business: this package never touches the ledger itself;
-``send_loop`` works through a day's rows over N connections, driving the ledger through the
+``send_loop`` works through a day's rows over N connections (``transports``: to an SMTP
+server or the outbox), driving the ledger through the
 small interface it defines (``LedgerPort``).
 """
 
@@ -31,6 +32,7 @@ from bulletin.delivery.send_loop import (
 )
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
 from bulletin.delivery.tokens import sign, verify
+from bulletin.delivery.transports import SmtpServer, Transport, channels
 
 __all__ = [
     "POLICY",
@@ -49,10 +51,13 @@ __all__ = [
     "Sender",
     "SessionError",
     "Settings",
+    "SmtpServer",
     "SmtpTransport",
     "Tally",
+    "Transport",
     "Unsubscribe",
     "build_message",
+    "channels",
     "list_id",
     "message_id",
     "outbox_name",

@@ -66,7 +66,7 @@ class SendSettings:
     """Everything a send needs: the transport, its channels, the sender, links and signing."""
 
     loop: delivery.Settings  # its transport: smtp or outbox
-    channels: Callable[[date], Callable[[], delivery.Channel]]  # a day -> a channel maker
+    target: delivery.Transport  # the SMTP server, or the outbox
     sender: delivery.Sender
     list_id: str | None
     signer: delivery.DkimSigner | None
@@ -115,7 +115,7 @@ class RunContext:
             config.delivery.from_address, config.delivery.from_name or self.site.title
         )
         self.transport = "smtp" if config.uses_smtp else "outbox"
-        self.destination = _destination(config)
+        self.destination = _destination(config, self.transport)
 
     def read_settings(self, language: str | None = None) -> ReadSettings:
         """What the sources need to know about the site."""
@@ -144,7 +144,7 @@ class RunContext:
     @cached_property
     def send(self) -> SendSettings:
         """The send settings; reads the SMTP password and the DKIM key the first time."""
-        return _send_settings(self.config, self.sender)
+        return _send_settings(self.config, self.transport, self.sender)
 
     def today(self, clock: Clock = system_clock) -> date:
         """Today's date in the newsroom's time zone."""
@@ -177,59 +177,43 @@ def _category_index(config: Config) -> CategoryIndex:
     return CategoryIndex(tuple(known), tuple(aliases))
 
 
-def _send_settings(config: Config, sender: delivery.Sender) -> SendSettings:
+def _send_settings(config: Config, transport: str, sender: delivery.Sender) -> SendSettings:
     settings, smtp = config.delivery, config.delivery.smtp
     signer = None
     if settings.dkim_key_file is not None:
         domain = settings.dkim_domain or settings.from_address.rsplit("@", 1)[1]
         key = config.path(settings.dkim_key_file)
         signer = delivery.DkimSigner(key, settings.dkim_selector, domain)
-    uses_smtp = config.uses_smtp
+    uses_smtp = transport == "smtp"
     loop = delivery.Settings(
         sender=settings.from_address,
-        transport="smtp" if uses_smtp else "outbox",
+        transport=transport,
         connections=smtp.connections if uses_smtp else 1,
         rate_per_second=smtp.rate_per_second if uses_smtp else 0.0,
         pause_after_errors=smtp.pause_after_errors,
         retry_limit=settings.retry_limit,
         backoff_seconds=settings.retry_backoff_seconds,
     )
-    return SendSettings(
-        loop=loop,
-        channels=_smtp_channels(config) if uses_smtp else _outbox_channels(config),
-        sender=sender,
-        list_id=settings.list_id,
-        signer=signer,
-    )
+    target = _smtp_server(config) if uses_smtp else delivery.Outbox(config.path(settings.outbox))
+    return SendSettings(loop, target, sender, settings.list_id, signer)
 
 
-def _destination(config: Config) -> str:
+def _destination(config: Config, transport: str) -> str:
     """Where digests go: the SMTP server's host:port, or the outbox folder."""
-    if config.uses_smtp:
+    if transport == "smtp":
         return f"{config.delivery.smtp.host}:{config.delivery.smtp.port}"
     return str(config.path(config.delivery.outbox))
 
 
-def _outbox_channels(config: Config) -> Callable[[date], Callable[[], delivery.Channel]]:
-    outbox = delivery.Outbox(config.path(config.delivery.outbox))
-    return lambda day: lambda: delivery.OutboxChannel(outbox, day)
-
-
-def _smtp_channels(config: Config) -> Callable[[date], Callable[[], delivery.Channel]]:
+def _smtp_server(config: Config) -> delivery.SmtpServer:
     smtp = config.delivery.smtp
     assert smtp.host is not None  # the config refuses an smtp transport without a host
-    password = read_secret(smtp.password_env, "the SMTP password")
-    host, ca_file = smtp.host, config.path(smtp.ca_file) if smtp.ca_file else None
-
-    def channel() -> delivery.Channel:
-        return delivery.SmtpTransport(
-            host,
-            smtp.port,
-            security=smtp.security,
-            username=smtp.username,
-            password=password,
-            timeout=smtp.timeout,
-            ca_file=ca_file,
-        )
-
-    return lambda _day: channel
+    return delivery.SmtpServer(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,
+        username=smtp.username,
+        password=read_secret(smtp.password_env, "the SMTP password"),
+        timeout=smtp.timeout,
+        ca_file=config.path(smtp.ca_file) if smtp.ca_file else None,
+    )

@@ -84,7 +84,12 @@ def send_rows(
             total(store.ledger.count_due(day, now))
         messages = Messages(ctx, store, day, variant, clock)
         loop = delivery.SendLoop(
-            store.ledger, messages.render, settings.channels(day), settings.loop, clock, progress
+            store.ledger,
+            messages.render,
+            delivery.channels(settings.target, day),
+            settings.loop,
+            clock,
+            progress,
         )
         tally = loop.run(day)
     for name in ("sent", "deferred", "failed", "unknown", "paused", "interrupted"):

@@ -165,62 +165,55 @@ class Monitor:
             if key.startswith("runs_")
         )
         success = status.last_success
+        values = {
+            "bulletin_items_stored": items,
+            "bulletin_items_collected_total": totals["items_new"],
+            "bulletin_feeds_written_total": totals["feeds_written"],
+            "bulletin_messages_sent_total": status.totals.get("sent", 0),
+            "bulletin_messages_failed_total": status.totals.get("failed", 0),
+            "bulletin_last_success_timestamp_seconds": (
+                success.finished.timestamp() if success and success.finished else 0
+            ),
+            "bulletin_digest_last_sent_timestamp_seconds": (
+                last_sent.changed.timestamp() if last_sent else 0
+            ),
+            "bulletin_healthy": 0 if status.state == "stale" else 1,
+        }
+        deliveries = tuple(((("status", s),), float(n)) for s, n in status.totals.items())
+        labelled = {"bulletin_deliveries": deliveries, "bulletin_runs_total": runs}
         return [
-            _one("bulletin_items_stored", "gauge", "Items in the store.", items),
-            _one(
-                "bulletin_items_collected_total",
-                "counter",
-                "New items stored by runs.",
-                totals["items_new"],
-            ),
-            _one(
-                "bulletin_feeds_written_total",
-                "counter",
-                "Feed files written by runs.",
-                totals["feeds_written"],
-            ),
-            _one(
-                "bulletin_messages_sent_total",
-                "counter",
-                "Digest copies the server accepted.",
-                status.totals.get("sent", 0),
-            ),
-            _one(
-                "bulletin_messages_failed_total",
-                "counter",
-                "Digest copies refused for good.",
-                status.totals.get("failed", 0),
-            ),
-            Metric(
-                "bulletin_deliveries",
-                "gauge",
-                "Ledger rows of every day by state.",
-                tuple(((("status", s),), float(n)) for s, n in status.totals.items()),
-            ),
-            Metric("bulletin_runs_total", "counter", "Runs by outcome.", runs),
-            _one(
-                "bulletin_last_success_timestamp_seconds",
-                "gauge",
-                "When the last run that went well ended (0: never).",
-                success.finished.timestamp() if success and success.finished else 0,
-            ),
-            _one(
-                "bulletin_digest_last_sent_timestamp_seconds",
-                "gauge",
-                "When the last digest sent was finished (0: never).",
-                last_sent.changed.timestamp() if last_sent else 0,
-            ),
-            _one(
-                "bulletin_healthy",
-                "gauge",
-                "1 unless stale (a digest overdue, or serve not running its step).",
-                0 if status.state == "stale" else 1,
-            ),
+            Metric(name, kind, help_text, labelled[name])
+            if name in labelled
+            else Metric(name, kind, help_text, (((), float(values[name])),))
+            for name, kind, help_text in _METRICS
         ]
 
 
-def _one(name: str, kind: str, help_text: str, value: float) -> Metric:
-    return Metric(name, kind, help_text, (((), float(value)),))
+# Every metric /metrics shows, in its order: name, kind and help line.
+_METRICS = (
+    ("bulletin_items_stored", "gauge", "Items in the store."),
+    ("bulletin_items_collected_total", "counter", "New items stored by runs."),
+    ("bulletin_feeds_written_total", "counter", "Feed files written by runs."),
+    ("bulletin_messages_sent_total", "counter", "Digest copies the server accepted."),
+    ("bulletin_messages_failed_total", "counter", "Digest copies refused for good."),
+    ("bulletin_deliveries", "gauge", "Ledger rows of every day by state."),
+    ("bulletin_runs_total", "counter", "Runs by outcome."),
+    (
+        "bulletin_last_success_timestamp_seconds",
+        "gauge",
+        "When the last run that went well ended (0: never).",
+    ),
+    (
+        "bulletin_digest_last_sent_timestamp_seconds",
+        "gauge",
+        "When the last digest sent was finished (0: never).",
+    ),
+    (
+        "bulletin_healthy",
+        "gauge",
+        "1 unless stale (a digest overdue, or serve not running its step).",
+    ),
+)
 
 
 # --- one day's deliveries -------------------------------------------------------------------
