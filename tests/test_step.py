@@ -1,4 +1,5 @@
-"""The reconcile step with a moved clock: catch-up after downtime, DST days, crashes, locks.
+"""The step every run takes (pipeline/step.py), with a moved clock: catch-up after downtime,
+DST days, crashes, locks.
 
 Each test runs the real step on a real store in a temporary folder, delivering into the
 outbox (or to a real SMTP server where doubles must be counted), and looks at which digests
