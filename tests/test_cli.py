@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from bulletin.cli import main
@@ -28,13 +27,6 @@ Passengers can buy tickets on board. (Source: Harbour office)
 The market hall closes early on Friday for repairs. (Source: Market office)
 
 Home Media Center Local News Items filtered by date: Thursday, 26 November 2026"""
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
-    return CliRunner()
 
 
 def test_bad_config_exits_2_with_located_message_and_no_traceback(runner: CliRunner) -> None:
