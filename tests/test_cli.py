@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bulletin.cli import main
@@ -37,6 +38,7 @@ def test_bad_config_exits_2_with_located_message_and_no_traceback(runner: CliRun
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("feeds: {max_items: many}\n")
     result = subprocess.run(
@@ -117,6 +119,7 @@ def test_collect_without_sources_or_paths_says_what_to_do(runner: CliRunner) -> 
     assert "nothing to collect" in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_bulletin_runs_the_command_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bulletin", "--version"], capture_output=True, text=True, check=True

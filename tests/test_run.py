@@ -8,6 +8,7 @@ import mailbox
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from builders import run_bulletin
 from smtp_servers import Server
@@ -23,6 +24,7 @@ def snapshot(folder: Path) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 def test_run_publishes_feeds_digest_and_outbox_and_a_rerun_changes_nothing(
     example_deployment: Path,
 ) -> None:
@@ -67,6 +69,7 @@ def test_run_publishes_feeds_digest_and_outbox_and_a_rerun_changes_nothing(
     assert len(mailbox.Maildir(example_deployment / "var" / "outbox", create=False)) == 3
 
 
+@pytest.mark.slow
 def test_dry_run_writes_stores_and_sends_nothing(example_deployment: Path) -> None:
     result = run_bulletin(example_deployment, "run", "--date", DAY, "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -75,6 +78,7 @@ def test_dry_run_writes_stores_and_sends_nothing(example_deployment: Path) -> No
     assert not (example_deployment / "feeds").exists()
 
 
+@pytest.mark.slow
 def test_a_day_without_items_sends_nothing_by_default(example_deployment: Path) -> None:
     result = run_bulletin(example_deployment, "run", "--date", "2026-11-20")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -84,6 +88,7 @@ def test_a_day_without_items_sends_nothing_by_default(example_deployment: Path) 
     )
 
 
+@pytest.mark.slow
 def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
     example_deployment: Path,
 ) -> None:
@@ -102,6 +107,7 @@ def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
     assert "3 delivered" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_run_says_who_was_not_sent_and_exits_1(example_deployment: Path) -> None:
     config = example_deployment / "config.yaml"
     with Server() as server:

@@ -150,6 +150,7 @@ def test_a_secret_from_the_environment_signs_instead_of_the_stores(
     store.close()
 
 
+@pytest.mark.slow
 def test_bulletin_web_alone_also_answers_health_and_metrics(config: Config) -> None:
     path = str(config.root / "config.yaml")
     process = start_bulletin(config.root, "--config", path, "web", "--port", "0")
