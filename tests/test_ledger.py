@@ -171,7 +171,7 @@ def test_a_message_the_server_kept_without_answering_is_unknown_and_resent_only_
     assert server.mailbox.copies()["vanish1@example.org"] == 2  # the operator's choice
 
 
-def test_starttls_with_a_verified_certificate_and_login(
+def test_starttls_with_a_verified_certificate_and_login_serves_everyone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context, certificate = self_signed(tmp_path)
