@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import socket
 import ssl
 import threading
@@ -224,27 +223,3 @@ def self_signed(folder: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
-
-
-def deployment(folder: Path, port: int | None = None, **delivery: Any) -> Path:
-    """A config.yaml in ``folder`` for a site whose digest goes to the SMTP server on ``port``
-    (or to the outbox); ``delivery`` keys override those of its delivery section."""
-    smtp = {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 5}
-    smtp.update(delivery.pop("smtp", {}))
-    settings: dict[str, Any] = {
-        "from_address": "news@example.org",
-        "retry_backoff_seconds": 60,
-        "retry_limit": 3,
-        **delivery,
-    }
-    if port is not None:
-        settings["smtp"] = smtp
-    config = {
-        "site": {"title": "Daily Bugle", "base_url": "https://news.example.org/"},
-        "categories": [{"name": "Local News"}, {"name": "World"}],
-        "store": {"url": "sqlite:///var/bulletin.db"},
-        "delivery": settings,
-    }
-    path = folder / "config.yaml"
-    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
-    return path

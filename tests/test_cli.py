@@ -30,13 +30,6 @@ The market hall closes early on Friday for repairs. (Source: Market office)
 Home Media Center Local News Items filtered by date: Thursday, 26 November 2026"""
 
 
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
-    return CliRunner()
-
-
 def test_bad_config_exits_2_with_located_message_and_no_traceback(runner: CliRunner) -> None:
     Path("config.yaml").write_text("\n" * 11 + "delivery:\n  smtp:\n    port: 25a\n")
     result = runner.invoke(main, ["config", "check"])
@@ -45,6 +38,7 @@ def test_bad_config_exits_2_with_located_message_and_no_traceback(runner: CliRun
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("feeds: {max_items: many}\n")
     result = subprocess.run(
@@ -125,6 +119,7 @@ def test_collect_without_sources_or_paths_says_what_to_do(runner: CliRunner) -> 
     assert "nothing to collect" in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_bulletin_runs_the_command_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bulletin", "--version"], capture_output=True, text=True, check=True

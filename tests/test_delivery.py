@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mailbox
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from builders import DAY, arabic_item, make_item, make_site
 from bulletin.delivery import (
     MessageTemplate,
     Outbox,
@@ -31,8 +31,7 @@ from bulletin.delivery import (
 from bulletin.digest import build_digest, render_digest
 from bulletin.errors import DeliveryError
 from bulletin.model import CategoryIndex, Recipient
-from helpers_stages import DAY, arabic_item, make_item, make_site
-from smtp_servers import Server, self_signed
+from smtp_servers import Server, free_port, self_signed
 
 SITE = make_site()
 SENDER = Sender("news@example.org", "Daily Bugle")
@@ -246,13 +245,6 @@ class Recorder:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         self.sessions.append(session)
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

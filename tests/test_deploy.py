@@ -8,13 +8,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from builders import BULLETIN
 from bulletin.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +53,9 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         warnings.warn("SKIPPED: systemd-analyze is missing", stacklevel=1)
         pytest.skip("systemd-analyze is missing: run .ci/setup.d/schedule.sh as root")
     # verify checks that ExecStart's program exists: point it at this checkout's bulletin.
-    here = str(Path(sys.executable).with_name("bulletin"))
     for name in UNITS:
         text = (DEPLOY / name).read_text(encoding="utf-8")
-        (tmp_path / name).write_text(text.replace(INSTALLED, here), encoding="utf-8")
+        (tmp_path / name).write_text(text.replace(INSTALLED, BULLETIN), encoding="utf-8")
     result = subprocess.run(
         [tool, "verify", *(str(tmp_path / name) for name in UNITS)],
         capture_output=True,

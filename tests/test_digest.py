@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
+from builders import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 from bulletin.digest import (
     KEEP_CSS_LIMIT,
     UNSUBSCRIBE_TOKEN,
@@ -26,7 +27,6 @@ from bulletin.digest import (
 )
 from bulletin.errors import PublishError
 from bulletin.model import CategoryIndex, Digest, Item
-from helpers_stages import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 
 SITE = make_site()
 ORDER = CategoryIndex(known=(WORLD, LOCAL)).order_key

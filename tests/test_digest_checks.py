@@ -22,16 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bulletin import delivery
-from bulletin.digest import (
-    RenderOptions,
-    build_digest,
-    render_archive,
-    render_digest,
-    render_web_copy,
-)
-from bulletin.model import CategoryIndex, Recipient
-from helpers_stages import (
+from builders import (
     ARABIC,
     DAY,
     LOCAL,
@@ -41,6 +32,15 @@ from helpers_stages import (
     make_site,
     require_tool,
 )
+from bulletin import delivery
+from bulletin.digest import (
+    RenderOptions,
+    build_digest,
+    render_archive,
+    render_digest,
+    render_web_copy,
+)
+from bulletin.model import CategoryIndex, Recipient
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "digest"

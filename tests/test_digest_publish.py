@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,16 +12,15 @@ import pytest
 from click.testing import CliRunner
 from lxml import html as lxml_html
 
+from builders import LOCAL, WORLD, make_deployment, make_item
 from bulletin import pipeline
 from bulletin.calendar import DigestPlan
 from bulletin.cli import main
-from bulletin.config import Config, parse_config
+from bulletin.config import Config
 from bulletin.digest import UNSUBSCRIBE_TOKEN
 from bulletin.model import Category, Item
 from bulletin.pipeline import Digests, RunContext, published_days
-from helpers_stages import LOCAL, WORLD, make_item
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 26)
 
 
@@ -43,13 +41,11 @@ class Items:
         return sorted({item.category for item in self.items})
 
 
-def config_in(folder: Path, extra: str = "") -> Config:
-    text = (
-        "site: {title: Daily Bugle, base_url: 'https://news.example.org/'}\n"
-        "categories: [{name: World}, {name: Local News}]\n"
-        "store: {url: 'sqlite://'}\n" + extra
+def config_in(folder: Path, **digest: object) -> Config:
+    """World before Local News, a store in memory, and ``digest`` settings."""
+    return make_deployment(
+        folder, categories=["World", "Local News"], store={"url": "sqlite://"}, digest=digest
     )
-    return parse_config(text, "config.yaml", folder)
 
 
 def items_of(day: date) -> list[Item]:
@@ -84,7 +80,7 @@ def test_web_copies_and_an_archive_of_them_newest_first(tmp_path: Path) -> None:
 
 
 def test_the_size_budget_and_subject_come_from_the_config(tmp_path: Path) -> None:
-    config = config_in(tmp_path, "digest: {max_html_kb: 40, subject: '{date}'}\n")
+    config = config_in(tmp_path, max_html_kb=40, subject="{date}")
     options = Digests(RunContext(config), Items(items_of(DAY))).options
     assert options.max_html_bytes == 40_000 and options.subject == "{date}"
     assert options.feed_links[0] == ("Daily Bugle", "https://news.example.org/all.atom")
@@ -95,7 +91,7 @@ def test_a_size_budget_gmail_would_clip_or_no_email_could_meet_is_refused(
     tmp_path: Path, kb: int
 ) -> None:
     with pytest.raises(Exception, match="max_html_kb"):
-        config_in(tmp_path, f"digest: {{max_html_kb: {kb}}}\n")
+        config_in(tmp_path, max_html_kb=kb)
 
 
 def digest_of(config: Config, day: date) -> pipeline.DigestResult:
@@ -113,7 +109,7 @@ def test_a_day_without_items_sends_nothing_and_publishes_nothing(tmp_path: Path)
 
 
 def test_send_empty_asks_for_a_nothing_today_note(tmp_path: Path) -> None:
-    report = digest_of(config_in(tmp_path, "digest: {send_empty: true}\n"), DAY)
+    report = digest_of(config_in(tmp_path, send_empty=True), DAY)
     assert report.status == "sent" and report.items == 0
     assert report.web_copy is not None
     assert "Nothing today" in report.web_copy.read_text(encoding="utf-8")
@@ -123,38 +119,35 @@ def test_send_empty_asks_for_a_nothing_today_note(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
-    result = CliRunner().invoke(main, ["collect"])
+def collected_example(example_deployment: Path, runner: CliRunner) -> Path:
+    """The bundled example, collected, as the working folder."""
+    result = runner.invoke(main, ["collect"])
     assert result.exit_code == 0, result.output
-    return tmp_path
+    return example_deployment
 
 
-def test_digest_previews_the_text_part_and_publishes_nothing(deployment: Path) -> None:
+def test_digest_previews_the_text_part_and_publishes_nothing(collected_example: Path) -> None:
     result = CliRunner().invoke(main, ["digest", "--date", str(DAY)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Cedarport Daily\nThursday, November 26, 2026\n")
     assert "== Coalition News ==" in result.stdout
     assert UNSUBSCRIBE_TOKEN not in result.stdout and "unsubscribe" in result.stdout
     assert '6 items, "Cedarport Daily: Thursday, November 26, 2026"' in result.stderr
-    assert not (deployment / "feeds").exists()
-    assert not (deployment / "var" / "outbox").exists()
+    assert not (collected_example / "feeds").exists()
+    assert not (collected_example / "var" / "outbox").exists()
 
 
-def test_digest_writes_the_html_and_a_whole_message(deployment: Path) -> None:
+def test_digest_writes_the_html_and_a_whole_message(collected_example: Path) -> None:
     result = CliRunner().invoke(
         main, ["digest", "--date", str(DAY), "--out", "day.html", "--eml", "day.eml"]
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "html written to day.html" in result.stderr
-    page = (deployment / "day.html").read_text(encoding="utf-8")
+    page = (collected_example / "day.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and UNSUBSCRIBE_TOKEN not in page
     message = email.message_from_bytes(
-        (deployment / "day.eml").read_bytes(), policy=email.policy.default
+        (collected_example / "day.eml").read_bytes(), policy=email.policy.default
     )
     assert message["Subject"] == "Cedarport Daily: Thursday, November 26, 2026"
     assert message["To"].addresses[0].addr_spec == "reader@example.com"
@@ -162,14 +155,14 @@ def test_digest_writes_the_html_and_a_whole_message(deployment: Path) -> None:
     assert parts == ["text/plain", "text/html"]
 
 
-def test_digest_of_an_empty_day_says_it_would_not_be_sent(deployment: Path) -> None:
+def test_digest_of_an_empty_day_says_it_would_not_be_sent(collected_example: Path) -> None:
     result = CliRunner().invoke(main, ["digest", "--date", "2026-11-20"])
     assert result.exit_code == 0, result.output
     assert "Nothing today" in result.stdout
     assert "would not be sent" in result.stderr
 
 
-def test_digest_rejects_a_malformed_date(deployment: Path) -> None:
+def test_digest_rejects_a_malformed_date(collected_example: Path) -> None:
     result = CliRunner().invoke(main, ["digest", "--date", "26/11/2026"])
     assert result.exit_code == 2 and "expected a date like" in result.output
 

@@ -12,6 +12,7 @@ import feedparser
 import pytest
 from lxml import etree
 
+from builders import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 from bulletin.errors import PublishError
 from bulletin.feeds import (
     FORMATS,
@@ -24,7 +25,6 @@ from bulletin.feeds import (
     prepare_entry,
 )
 from bulletin.model import Category, Item
-from helpers_stages import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

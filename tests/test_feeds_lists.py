@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
+from builders import ARABIC, LOCAL, WORLD, make_site
 from bulletin.feeds import FORMATS, FeedPaths, plan_feeds, render_index_page, render_opml
 from feedcheck import check_index_html, check_opml
-from helpers_stages import ARABIC, LOCAL, WORLD, make_site
 
 SITE = make_site()
 

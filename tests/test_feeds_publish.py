@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from builders import ARABIC, LOCAL, WORLD, arabic_item, make_deployment, make_item
 from bulletin.cli import main
 from bulletin.config import Config, parse_config
 from bulletin.errors import ConfigError, StoreError
@@ -21,37 +21,18 @@ from bulletin.model import Category, Item
 from bulletin.pipeline import FeedsReport, RunContext, feed_categories, publish_feeds
 from bulletin.store import Store
 from feedcheck import check_atom, check_index_html, check_json_feed, check_opml, check_rss
-from helpers_stages import ARABIC, LOCAL, WORLD, arabic_item, make_item
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
-CONFIG = """\
-site:
-  title: Daily Bugle
-  base_url: https://news.example.org/
-categories:
-  - name: Local News
-  - name: World
-feeds:
-  max_items: 5
-"""
 
 
-def configure(root: Path, extra: str = "") -> Config:
-    text = CONFIG + extra
-    (root / "config.yaml").write_text(text, encoding="utf-8")
-    return parse_config(text, "config.yaml", root)
+def configure(root: Path, **feeds: str) -> Config:
+    """A deployment whose feeds hold five items each, with ``feeds`` settings."""
+    return make_deployment(root, feeds={"max_items": 5, **feeds})
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return configure(tmp_path)
-
-
-@pytest.fixture
-def store(config: Config) -> Iterator[Store]:
-    opened = Store.open(config.store_url)
-    yield opened
-    opened.close()
 
 
 def day_items(
@@ -218,7 +199,7 @@ def test_a_change_of_site_or_feeds_config_makes_the_next_build_a_full_one(
 ) -> None:
     store.save_items(day_items(1, 4), "test", NOW)
     publish_feeds(RunContext(config), store)
-    changed = configure(tmp_path, "  rss_path: rss/{slug}.xml\n")
+    changed = configure(tmp_path, rss_path="rss/{slug}.xml")
     report = publish_feeds(RunContext(changed), store, changed=[])
     assert report.mode == "full"
     assert (tmp_path / "feeds" / "rss" / "all.xml").exists()

@@ -14,9 +14,9 @@ import pytest
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from builders import LOCAL, make_item, make_site
 from bulletin.feeds import build_feed, plan_feeds
 from feedcheck import check_atom
-from helpers_stages import LOCAL, make_item, make_site
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITE = make_site()

@@ -1,6 +1,6 @@
 """Every feed bulletin writes passes the validators: W3C rules, RFC 4287, JSON Feed 1.1.
 
-The items are the ones that break careless generators (helpers_stages.edge_case_items), on an
+The items are the ones that break careless generators (builders.edge_case_items), on an
 English and on an Arabic site. The second half shows that each validator rule used here does
 catch what it names, so a clean result means something.
 """
@@ -16,6 +16,7 @@ import lxml.html
 import pytest
 from lxml import etree
 
+from builders import ARABIC, LOCAL, WORLD, edge_case_items, make_item, make_site
 from bulletin.feeds import FORMATS, FeedSpec, build_files, plan_feeds, prepare_entry
 from bulletin.model import Site
 from feedcheck import (
@@ -26,7 +27,6 @@ from feedcheck import (
     html_events,
     looks_like_html,
 )
-from helpers_stages import ARABIC, LOCAL, WORLD, edge_case_items, make_item, make_site
 
 SITES = {"en": make_site("en"), "ar": make_site("ar", title="النشرة اليومية")}
 LIMIT = 50

@@ -4,41 +4,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from builders import DAY, NOW, WORLD, Clock, make_deployment, make_item, save_items, subscribe
 from bulletin import delivery, pipeline
-from bulletin.config import Config, load_config
+from bulletin.config import Config
 from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store
-from helpers_stages import DAY, WORLD, make_item
-from smtp_servers import Server, deployment, self_signed
-
-NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from smtp_servers import Server, self_signed
 
 
 def setup(folder: Path, addresses: list[str], port: int | None = None, **delivery: Any) -> Config:
-    """A deployment with two items on DAY and ``addresses`` on its list."""
-    config = load_config(deployment(folder, port, **delivery))
-    store = Store.open(config.store_url)
-    try:
-        store.save_items([make_item("a1"), make_item("w1", category=WORLD)], "test", NOW)
-        store.recipients.merge([ListEntry(a, f"Reader {a[:4]}") for a in addresses], NOW)
-    finally:
-        store.close()
+    """A deployment with two items on DAY and ``addresses`` on its list, by SMTP on ``port``
+    (else the outbox); a 4xx is retried a minute later, then twice as late, three tries in all."""
+    retries = {"retry_backoff_seconds": 60, "retry_limit": 3}
+    config = make_deployment(folder, smtp_port=port, delivery={**retries, **delivery})
+    save_items(config, [make_item("a1"), make_item("w1", category=WORLD)])
+    subscribe(config, [ListEntry(a, f"Reader {a[:4]}") for a in addresses])
     return config
 
 
@@ -185,7 +171,7 @@ def test_a_message_the_server_kept_without_answering_is_unknown_and_resent_only_
     assert server.mailbox.copies()["vanish1@example.org"] == 2  # the operator's choice
 
 
-def test_starttls_with_a_verified_certificate_and_login(
+def test_starttls_with_a_verified_certificate_and_login_serves_everyone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context, certificate = self_signed(tmp_path)

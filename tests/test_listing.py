@@ -60,9 +60,11 @@ def all_text(result: ReadResult) -> str:
     )
 
 
-def item(
+def entry(
     header: str, *paragraphs: str, source: str | None = "Parks Office", blank: bool = True
 ) -> str:
+    """One item of an export as text, as the site writes it: its header line, then its
+    paragraphs, the last ending with ``(Source: ...)`` unless ``source`` is None."""
     body = list(paragraphs)
     if source:
         body[-1] += f" (Source: {source})"
@@ -95,7 +97,7 @@ def test_source_on_a_line_of_its_own_is_taken_and_its_paragraph_dropped() -> Non
 
 
 def test_item_without_source_line_has_no_source() -> None:
-    text = item("3 March 2026 In Local News", RIVER, source=None) + BREADCRUMB
+    text = entry("3 March 2026 In Local News", RIVER, source=None) + BREADCRUMB
     only = read(text).items[0]
     assert only.source is None
     assert only.paragraphs == (RIVER,)
@@ -141,7 +143,7 @@ GLUED_ENDINGS = {
 
 @pytest.mark.parametrize("ending", GLUED_ENDINGS, ids=list(GLUED_ENDINGS))
 def test_breadcrumb_never_becomes_part_of_an_item(ending: str) -> None:
-    head = item("3 March 2026 In Local News", RIVER, DISMOUNT, source="Parks Office")
+    head = entry("3 March 2026 In Local News", RIVER, DISMOUNT, source="Parks Office")
     if GLUED_ENDINGS[ending] is None:
         text = head.rstrip("\n") + "2" + BREADCRUMB
     else:
@@ -171,7 +173,7 @@ def test_breadcrumb_glued_to_prose_mentioning_home_cuts_only_the_chrome(paragrap
 
 def test_breadcrumb_naming_a_home_category_is_cut_whole() -> None:
     crumb = "Home Media Center Home Affairs Items filtered by date: Tuesday, 03 March 2026"
-    result = read(item("3 March 2026 In Home Affairs", RIVER) + crumb)
+    result = read(entry("3 March 2026 In Home Affairs", RIVER) + crumb)
     assert result.items[0].paragraphs == (RIVER,)
     assert "Media Center" not in all_text(result)
 
@@ -230,7 +232,7 @@ def test_ampersand_quotes_and_markup_in_an_export_stay_text() -> None:
 
 
 def test_html_in_a_listing_stays_text() -> None:
-    text = item("3 March 2026 In Local News", "Try <script>alert(1)</script> here.") + BREADCRUMB
+    text = entry("3 March 2026 In Local News", "Try <script>alert(1)</script> here.") + BREADCRUMB
     html = read(text).items[0].body_html
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -240,7 +242,7 @@ def test_emoji_and_right_to_left_text_pass_through() -> None:
     bikes = read_example("2026-11-25.txt").items[0]
     assert "🚲" in bikes.paragraphs[0]
     mixed = "Signs read «مرحباً» 👋 at the gate."
-    result = read(item("3 March 2026 In Local News", mixed) + BREADCRUMB)
+    result = read(entry("3 March 2026 In Local News", mixed) + BREADCRUMB)
     assert result.items[0].paragraphs == (mixed,)
     assert result.problems == ()
 
@@ -294,7 +296,7 @@ def test_english_items_take_the_settings_language() -> None:
     ],
 )
 def test_arabic_dates_in_any_digits_and_month_family(header: str) -> None:
-    result = read(item(header, "نص الخبر.", source=None) + "(المصدر: الوكالة)")
+    result = read(entry(header, "نص الخبر.", source=None) + "(المصدر: الوكالة)")
     assert result.problems == ()
     assert result.items[0].day.year == 2019
     assert result.items[0].day.day == 8
@@ -302,8 +304,8 @@ def test_arabic_dates_in_any_digits_and_month_family(header: str) -> None:
 
 
 def test_either_source_marker_is_accepted_in_either_language() -> None:
-    english = read(item("3 March 2026 In Local News", RIVER, source=None) + "(المصدر: الوكالة)")
-    arabic = read(item("3 آذار 2026 في أخبار محلية", "نص.", source=None) + "(Source: Agency)")
+    english = read(entry("3 March 2026 In Local News", RIVER, source=None) + "(المصدر: الوكالة)")
+    arabic = read(entry("3 آذار 2026 في أخبار محلية", "نص.", source=None) + "(Source: Agency)")
     assert english.items[0].source == "الوكالة"
     assert arabic.items[0].source == "Agency"
 
@@ -333,13 +335,13 @@ def test_id_survives_an_edit_of_a_later_paragraph() -> None:
 def test_id_survives_an_edit_after_the_first_twelve_words() -> None:
     long = "One two three four five six seven eight nine ten eleven twelve thirteen."
     edited = long.replace("thirteen.", "and thirteen more words.")
-    ids = [read(item("3 March 2026 In Local News", p)).items[0].id for p in (long, edited)]
+    ids = [read(entry("3 March 2026 In Local News", p)).items[0].id for p in (long, edited)]
     assert ids[0] == ids[1]
-    assert ids[0] != read(item("3 March 2026 In Local News", "Zero " + long)).items[0].id
+    assert ids[0] != read(entry("3 March 2026 In Local News", "Zero " + long)).items[0].id
 
 
 def test_items_with_the_same_id_get_numbered_suffixes() -> None:
-    twice = item("3 March 2026 In Local News", RIVER)
+    twice = entry("3 March 2026 In Local News", RIVER)
     result = read("Desk\n" + twice * 3 + BREADCRUMB)
     first = result.items[0].id
     assert [i.id for i in result.items] == [first, f"{first}-2", f"{first}-3"]
@@ -348,9 +350,9 @@ def test_items_with_the_same_id_get_numbered_suffixes() -> None:
 def test_published_is_aware_utc_newest_first_per_day() -> None:
     text = (
         "Desk\n"
-        + item("3 March 2026 In Local News", "One.")
-        + item("3 March 2026 In Local News", "Two.")
-        + item("4 March 2026 In Local News", "Three.")
+        + entry("3 March 2026 In Local News", "One.")
+        + entry("3 March 2026 In Local News", "Two.")
+        + entry("4 March 2026 In Local News", "Three.")
         + BREADCRUMB
     )
     published = [i.published for i in read(text).items]
@@ -370,8 +372,8 @@ def test_title_is_derived_from_the_first_paragraph() -> None:
 
 # --- bad input ----------------------------------------------------------------------------
 
-BEFORE = item("3 March 2026 In Local News", RIVER)
-AFTER = item("3 March 2026 In Statements", THANKS, source="Council Press Office")
+BEFORE = entry("3 March 2026 In Local News", RIVER)
+AFTER = entry("3 March 2026 In Statements", THANKS, source="Council Press Office")
 LOST = "This text belongs to the broken item."
 
 
@@ -390,7 +392,7 @@ LOST = "This text belongs to the broken item."
 def test_broken_header_is_reported_and_its_text_not_glued_elsewhere(
     header: str, message: str
 ) -> None:
-    text = "Desk\n" + BEFORE + item(header, LOST) + AFTER + BREADCRUMB
+    text = "Desk\n" + BEFORE + entry(header, LOST) + AFTER + BREADCRUMB
     result = read(text)
     assert [i.paragraphs for i in result.items] == [(RIVER,), (THANKS,)]
     assert LOST not in all_text(result)
@@ -411,7 +413,7 @@ def test_broken_header_is_reported_and_its_text_not_glued_elsewhere(
     ],
 )
 def test_paragraph_beginning_with_a_date_is_not_a_header(line: str) -> None:
-    text = "Desk\n" + item("3 March 2026 In Local News", RIVER, line) + BREADCRUMB
+    text = "Desk\n" + entry("3 March 2026 In Local News", RIVER, line) + BREADCRUMB
     result = read(text)
     assert result.problems == ()
     assert result.items[0].paragraphs[1].startswith(line[:20])
@@ -420,9 +422,9 @@ def test_paragraph_beginning_with_a_date_is_not_a_header(line: str) -> None:
 def test_header_category_may_be_up_to_sixty_characters() -> None:
     long_name = "Neighbourhood Councils And Residents Associations Of The City"
     assert len(long_name) == 61
-    fits = read(item(f"3 March 2026 In {long_name[:60]}", RIVER) + BREADCRUMB)
+    fits = read(entry(f"3 March 2026 In {long_name[:60]}", RIVER) + BREADCRUMB)
     too_long = read(
-        item("3 March 2026 In Local News", RIVER) + f"3 March 2026 In {long_name}\n\n" + BREADCRUMB
+        entry("3 March 2026 In Local News", RIVER) + f"3 March 2026 In {long_name}\n\n" + BREADCRUMB
     )
     assert fits.items[0].category.name == long_name[:60]
     assert len(too_long.items) == 1
@@ -481,7 +483,7 @@ def test_file_without_breadcrumb_is_complete_when_its_last_item_has_a_source() -
 
 def test_last_item_without_source_is_kept_when_the_breadcrumb_closes_the_page() -> None:
     result = read(
-        "Desk\n" + BEFORE + item("3 March 2026 In Statements", THANKS, source=None) + BREADCRUMB
+        "Desk\n" + BEFORE + entry("3 March 2026 In Statements", THANKS, source=None) + BREADCRUMB
     )
     assert len(result.items) == 2
     assert result.problems == ()

@@ -5,32 +5,15 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 import pytest
 
+from builders import run_bulletin
 from smtp_servers import Server
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-11-26"
-
-
-@pytest.fixture
-def deployment(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    return tmp_path
-
-
-def bulletin(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).with_name("bulletin")), *args]
-    env = {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env, check=False)
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -41,16 +24,17 @@ def snapshot(folder: Path) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 def test_run_publishes_feeds_digest_and_outbox_and_a_rerun_changes_nothing(
-    deployment: Path,
+    example_deployment: Path,
 ) -> None:
-    first = bulletin(deployment, "run", "--date", DAY)
+    first = run_bulletin(example_deployment, "run", "--date", DAY)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "skipped" not in first.stderr
     assert f"bulletin run for Thursday {DAY}" in first.stdout
     assert "look at" in first.stdout
 
-    feeds = deployment / "feeds"
+    feeds = example_deployment / "feeds"
     for name in ("all", "local-news", "coalition-news", "statements"):
         for fmt in ("rss", "atom"):
             parsed = feedparser.parse((feeds / f"{name}.{fmt}").read_bytes())
@@ -65,7 +49,7 @@ def test_run_publishes_feeds_digest_and_outbox_and_a_rerun_changes_nothing(
     web_copy = feeds / "digests" / f"{DAY}.html"
     assert "<table" in web_copy.read_text(encoding="utf-8")
 
-    outbox = mailbox.Maildir(deployment / "var" / "outbox", create=False)
+    outbox = mailbox.Maildir(example_deployment / "var" / "outbox", create=False)
     messages = [email.message_from_bytes(m.as_bytes(), policy=email.policy.default) for m in outbox]
     assert sorted(str(m["To"].addresses[0].addr_spec) for m in messages) == [
         "editor@example.net",
@@ -76,43 +60,46 @@ def test_run_publishes_feeds_digest_and_outbox_and_a_rerun_changes_nothing(
         assert message.get_content_type() == "multipart/alternative"
         assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
 
-    before = snapshot(deployment)
-    second = bulletin(deployment, "run", "--date", DAY)
+    before = snapshot(example_deployment)
+    second = run_bulletin(example_deployment, "run", "--date", DAY)
     assert second.returncode == 0, second.stdout + second.stderr
     assert " 0 new, 0 updated" in second.stdout
     assert "0 delivered" in second.stdout and "3 already had it" in second.stdout
-    assert snapshot(deployment) == before
-    assert len(mailbox.Maildir(deployment / "var" / "outbox", create=False)) == 3
+    assert snapshot(example_deployment) == before
+    assert len(mailbox.Maildir(example_deployment / "var" / "outbox", create=False)) == 3
 
 
-def test_dry_run_writes_stores_and_sends_nothing(deployment: Path) -> None:
-    result = bulletin(deployment, "run", "--date", DAY, "--dry-run")
+@pytest.mark.slow
+def test_dry_run_writes_stores_and_sends_nothing(example_deployment: Path) -> None:
+    result = run_bulletin(example_deployment, "run", "--date", DAY, "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "would be written" in result.stdout and "3 would be delivered" in result.stdout
-    assert not (deployment / "var").exists()
-    assert not (deployment / "feeds").exists()
+    assert not (example_deployment / "var").exists()
+    assert not (example_deployment / "feeds").exists()
 
 
-def test_a_day_without_items_sends_nothing_by_default(deployment: Path) -> None:
-    result = bulletin(deployment, "run", "--date", "2026-11-20")
+@pytest.mark.slow
+def test_a_day_without_items_sends_nothing_by_default(example_deployment: Path) -> None:
+    result = run_bulletin(example_deployment, "run", "--date", "2026-11-20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not sent: no items that day" in result.stdout
-    assert not (deployment / "var" / "outbox" / "new").exists() or not any(
-        (deployment / "var" / "outbox" / "new").iterdir()
+    assert not (example_deployment / "var" / "outbox" / "new").exists() or not any(
+        (example_deployment / "var" / "outbox" / "new").iterdir()
     )
 
 
+@pytest.mark.slow
 def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
-    deployment: Path,
+    example_deployment: Path,
 ) -> None:
-    config = deployment / "config.yaml"
+    config = example_deployment / "config.yaml"
     config.write_text(
         config.read_text(encoding="utf-8").replace(
             "sources:\n", "sources:\n  - name: gone\n    kind: listing\n    path: nowhere\n"
         ),
         encoding="utf-8",
     )
-    result = bulletin(deployment, "run", "--date", DAY)
+    result = run_bulletin(example_deployment, "run", "--date", DAY)
     assert result.returncode == 1
     assert "skipped: nowhere: source gone: " in result.stderr
     assert "no such file" in result.stderr
@@ -120,8 +107,9 @@ def test_a_source_that_cannot_be_read_is_reported_and_the_others_still_run(
     assert "3 delivered" in result.stdout
 
 
-def test_a_run_says_who_was_not_sent_and_exits_1(deployment: Path) -> None:
-    config = deployment / "config.yaml"
+@pytest.mark.slow
+def test_a_run_says_who_was_not_sent_and_exits_1(example_deployment: Path) -> None:
+    config = example_deployment / "config.yaml"
     with Server() as server:
         text = config.read_text(encoding="utf-8").replace(
             "  recipients:\n",
@@ -134,7 +122,7 @@ def test_a_run_says_who_was_not_sent_and_exits_1(deployment: Path) -> None:
             1,
         )
         config.write_text(text, encoding="utf-8")
-        result = bulletin(deployment, "run", "--date", DAY)
+        result = run_bulletin(example_deployment, "run", "--date", DAY)
         delivered = sorted(server.mailbox.copies())
     assert result.returncode == 1, result.stdout + result.stderr
     assert "3 delivered by smtp" in result.stdout

@@ -1,4 +1,4 @@
-"""The schedule: APScheduler's triggers agree with planning, the service wakes its work, and
+"""The schedule: APScheduler's triggers agree with the calendar, the service wakes its work, and
 config.yaml's schedule section refuses YAML's surprises with a clear message."""
 
 from __future__ import annotations
@@ -39,18 +39,18 @@ def fires(trigger: object, start: datetime, count: int) -> list[datetime]:
         (NEW_YORK, time(7, 0, 30), date(2026, 3, 8)),
     ],
 )
-def test_the_digest_trigger_first_fires_when_planning_says_the_day_is_due(
+def test_the_digest_trigger_first_fires_when_the_calendar_says_the_day_is_due(
     zone: ZoneInfo, at: time, day: date
 ) -> None:
     start = datetime.combine(day - timedelta(days=1), time(12), tzinfo=zone)
     trigger = schedule.triggers(zone, 30, at, start)["digest"]
     due = digest_instant(day, at, zone).astimezone(UTC)
     assert due in fires(trigger, start, 3)
-    # On a fall-back day it fires again an hour later: the reconcile step, not the
-    # trigger, makes sure the day's digest goes out once (tests/test_reconcile.py).
+    # On a fall-back day it fires again an hour later: the step, not the trigger,
+    # makes sure the day's digest goes out once (tests/test_step.py).
 
 
-def test_collecting_times_count_from_local_midnight_like_planning_says() -> None:
+def test_collecting_times_count_from_local_midnight_like_the_calendar_says() -> None:
     now = datetime(2026, 3, 8, 10, 7, tzinfo=UTC)  # a spring-forward day in New York
     trigger = schedule.triggers(NEW_YORK, 30, time(18), now)["collect"]
     assert fires(trigger, now, 1) == [next_collect(now, NEW_YORK, 30)]

@@ -3,32 +3,23 @@ nobody is lost; at most the message in flight on each connection is left ``unkno
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bulletin.config import load_config
-from bulletin.store import ListEntry, Store
-from helpers_stages import DAY, make_item
-from smtp_servers import Server, deployment
+from builders import DAY, make_deployment, make_item, save_items, start_bulletin, subscribe
+from bulletin.store import Store
+from smtp_servers import Server
 
 RECIPIENTS = [f"reader{i:03}@example.org" for i in range(300)]
 CONNECTIONS = 4
-NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
 
 
 def bulletin_send(folder: Path) -> subprocess.Popen[str]:
-    command = [str(Path(sys.executable).with_name("bulletin")), "send", "--date", DAY.isoformat()]
-    env = {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
-    return subprocess.Popen(
-        command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start_bulletin(folder, "send", "--date", DAY.isoformat())
 
 
 @pytest.mark.slow
@@ -36,11 +27,10 @@ def test_a_send_killed_at_several_points_finishes_without_doubles_or_losses(
     tmp_path: Path,
 ) -> None:
     with Server(pipelining=True) as server:
-        config = load_config(deployment(tmp_path, server.port, smtp={"connections": CONNECTIONS}))
-        store = Store.open(config.store_url)
-        store.save_items([make_item("a1")], "test", NOW)
-        store.recipients.merge([ListEntry(a) for a in RECIPIENTS], NOW)
-        store.close()
+        smtp = {"connections": CONNECTIONS}
+        config = make_deployment(tmp_path, smtp_port=server.port, delivery={"smtp": smtp})
+        save_items(config, [make_item("a1")])
+        subscribe(config, RECIPIENTS)
 
         running: list[subprocess.Popen[str]] = []
         kill_at = {40, 130}  # in the server, after keeping a message, before answering it

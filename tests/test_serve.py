@@ -8,14 +8,12 @@ SIGKILL the next start finishes the day without sending anyone a second copy.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,15 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from builders import make_deployment, make_item, save_items, start_bulletin
 from bulletin import pipeline, web
 from bulletin.cli import main
-from bulletin.config import Config, load_config
-from bulletin.model import Category, Item, paragraphs_to_html
+from bulletin.config import Config
 from bulletin.store import Store
 from smtp_servers import Server, free_port
-
-BULLETIN = str(Path(sys.executable).with_name("bulletin"))
-LOCAL = Category("local-news", "Local News")
 
 
 def noon_zone() -> ZoneInfo:
@@ -43,58 +38,36 @@ def noon_zone() -> ZoneInfo:
     return ZoneInfo("Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}")
 
 
-def deployment(
+def todays_site(
     folder: Path, port: int, zone: ZoneInfo, readers: list[str], **schedule: Any
 ) -> Config:
-    config = {
-        "site": {
-            "title": "Daily Bugle",
-            "base_url": "https://news.example.org/",
-            "timezone": zone.key,
-        },
-        "categories": [{"name": "Local News"}],
-        "delivery": {
-            "from_address": "news@example.org",
-            "recipients": [{"address": a} for a in readers],
-            "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "connections": 1},
-        },
-        "schedule": schedule,
-    }
-    path = folder / "config.yaml"
-    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
-    loaded = load_config(path)
+    """A deployment in ``zone`` with three stories today, mailing ``readers`` over one SMTP
+    connection to ``port``."""
+    config = make_deployment(
+        folder,
+        zone=zone.key,
+        categories=["Local News"],
+        readers=readers,
+        smtp_port=port,
+        delivery={"smtp": {"connections": 1}},
+        schedule=schedule,
+    )
     today = datetime.now(zone).date()
-    store = Store.open(loaded.store_url)
-    try:
-        store.save_items([story(today, n, zone) for n in range(3)], "test", datetime.now(UTC))
-    finally:
-        store.close()
-    return loaded
-
-
-def story(day: date, n: int, zone: ZoneInfo) -> Item:
-    paragraphs = (f"Story {n} of the day.",)
-    return Item(
-        id=f"{day}-story-{n}",
-        day=day,
-        published=datetime(day.year, day.month, day.day, 9, n, tzinfo=zone),
-        category=LOCAL,
-        title=f"Story {n}",
-        paragraphs=paragraphs,
-        body_html=paragraphs_to_html(paragraphs),
-    )
-
-
-def start(folder: Path, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
-    return subprocess.Popen(
-        [BULLETIN, *args],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    stories = [
+        make_item(
+            f"{today}-story-{n}",
+            9,
+            minute=n,
+            day=today,
+            zone=zone,
+            title=f"Story {n}",
+            paragraphs=(f"Story {n} of the day.",),
+            source=None,
+        )
+        for n in range(3)
+    ]
+    save_items(config, stories, datetime.now(UTC))
+    return config
 
 
 def wait_for(condition: Any, timeout: float, what: str) -> None:
@@ -139,25 +112,26 @@ def test_serve_sends_the_digest_at_its_time_once_and_stops_cleanly(tmp_path: Pat
     due = (datetime.now(zone) + timedelta(seconds=8)).replace(microsecond=0)
     listen = f"127.0.0.1:{free_port()}"
     with Server() as server:
-        config = deployment(
+        config = todays_site(
             tmp_path, server.port, zone, readers, digest_at=f"{due:%H:%M:%S}", listen=listen
         )
         arrived: list[datetime] = []
         server.mailbox.on_message = lambda _: arrived.append(datetime.now(UTC))
-        serve = start(tmp_path, "serve")
+        serve = start_bulletin(tmp_path, "serve")
         try:
             wait_for(lambda: get(f"http://{listen}/health")[0] == 200, 15, "/health")
             _, body = get(f"http://{listen}/health")
             assert json.loads(body)["serve"].endswith(" serve")
 
-            second = start(tmp_path, "serve", "--listen", f"127.0.0.1:{free_port()}")
+            second = start_bulletin(tmp_path, "serve", "--listen", f"127.0.0.1:{free_port()}")
             _, err = second.communicate(timeout=30)
             assert second.returncode == 75
             assert "bulletin serve is already running on this store" in err
 
             wait_for(lambda: len(server.mailbox.received) >= 3, 30, "the digest")
             assert min(arrived) >= due  # at its time, not at start-up
-            once = start(tmp_path, "run", "--once", "--wait", "30")  # cron beside the service
+            # `bulletin run --once` from cron, beside the service
+            once = start_bulletin(tmp_path, "run", "--once", "--wait", "30")
             out, err = once.communicate(timeout=60)
             assert once.returncode == 0, out + err
             _, metrics = get(f"http://{listen}/metrics")
@@ -178,7 +152,7 @@ def test_a_stop_mid_send_finishes_the_message_in_flight_and_a_kill_loses_nothing
     readers = [f"reader{n:02}@example.org" for n in range(24)]
     with Server() as server:
         # The day's digest is due from the start: the service sends it at start-up.
-        config = deployment(tmp_path, server.port, zone, readers, digest_at="00:00:00")
+        config = todays_site(tmp_path, server.port, zone, readers, digest_at="00:00:00")
         running: list[subprocess.Popen[str]] = []
         signals = {5: signal.SIGTERM, 12: signal.SIGKILL}
 
@@ -188,7 +162,7 @@ def test_a_stop_mid_send_finishes_the_message_in_flight_and_a_kill_loses_nothing
                 time.sleep(0.3)  # the stop reaches the service before the reply does
 
         server.mailbox.on_message = on_message
-        running.append(start(tmp_path, "serve"))
+        running.append(start_bulletin(tmp_path, "serve"))
         wait_for(lambda: len(server.mailbox.received) >= 5, 30, "five messages")
         _, err = running[-1].communicate(timeout=30)
         assert running[-1].returncode == 0, err
@@ -197,11 +171,11 @@ def test_a_stop_mid_send_finishes_the_message_in_flight_and_a_kill_loses_nothing
         assert (counts["sent"], counts["sending"], counts["unknown"]) == (5, 0, 0)
         assert counts["pending"] == len(readers) - 5
 
-        running.append(start(tmp_path, "serve"))  # killed at the 12th message, in flight
+        running.append(start_bulletin(tmp_path, "serve"))  # killed at the 12th message, in flight
         assert running[-1].wait(timeout=30) == -signal.SIGKILL
         assert ledger(config)["sending"] == 1
 
-        running.append(start(tmp_path, "serve"))
+        running.append(start_bulletin(tmp_path, "serve"))
         wait_for(lambda: ledger(config)["pending"] == 0, 30, "the rest")
         code, err = stop(running[-1])
     assert code == 0, err
@@ -216,7 +190,7 @@ def test_a_stop_mid_send_finishes_the_message_in_flight_and_a_kill_loses_nothing
 
 def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Damascus")
-    config = deployment(tmp_path, free_port(), zone, ["ann@example.org"], catch_up="one")
+    config = todays_site(tmp_path, free_port(), zone, ["ann@example.org"], catch_up="one")
     store = Store.open(config.store_url)
     run = store.start_run("serve", None, datetime.now(UTC), "abc123")
     store.finish_run(run, "ok", {"items_new": 3, "feeds_written": 7}, datetime.now(UTC))
@@ -243,7 +217,7 @@ def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
 
 def test_health_is_503_when_a_digest_is_overdue(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Damascus")
-    config = deployment(tmp_path, free_port(), zone, ["ann@example.org"])
+    config = todays_site(tmp_path, free_port(), zone, ["ann@example.org"])
     store = Store.open(config.store_url)
     long_ago = datetime.now(UTC).date() - timedelta(days=3)
     store.digests.record([long_ago], "sent", datetime.now(UTC), "test")
@@ -263,7 +237,7 @@ def status(folder: Path, *args: str) -> tuple[int, str]:
 
 def test_status_exit_codes_tell_ok_attention_and_stale_apart(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Damascus")
-    config = deployment(tmp_path, free_port(), zone, ["ann@example.org"])
+    config = todays_site(tmp_path, free_port(), zone, ["ann@example.org"])
     code, out = status(tmp_path)
     assert code == 0 and "serve      not running" in out and "digest at 18:00" in out
 

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from builders import NOW, Clock, make_deployment
 from bulletin import pipeline
 from bulletin.cli import main
-from bulletin.config import load_config
 from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store, normalize_address
-from smtp_servers import deployment
 
-NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
 CSV = "email,name,categories\nAnn@Example.ORG,Ann,\nbob@example.org,Bob,world\nnot-an-address,X,\n"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(f"sqlite:///{tmp_path}/var/bulletin.db")
-    yield opened
-    opened.close()
 
 
 def test_addresses_are_checked_for_syntax_and_the_domain_is_normalised() -> None:
@@ -50,11 +41,11 @@ def test_names_with_line_breaks_are_refused(store: Store) -> None:
 
 
 def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: Store) -> None:
-    config = load_config(deployment(tmp_path))
+    config = make_deployment(tmp_path)
     first = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock()
     )
-    later = lambda: NOW + timedelta(days=1)  # noqa: E731
+    later = Clock(NOW + timedelta(days=1))
     second = pipeline.import_csv(
         pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", later
     )
@@ -67,38 +58,34 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: St
 
 
 def test_an_import_never_resubscribes_someone_who_left(tmp_path: Path, store: Store) -> None:
-    config = load_config(deployment(tmp_path))
-    pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
-    )
+    config = make_deployment(tmp_path)
+    pipeline.import_csv(pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock())
     store.recipients.set_status("bob@example.org", "unsubscribed", NOW)
     report = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
+        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock()
     )
     assert report.merged.kept_away == ["bob@example.org"]
     assert store.recipients.counts() == {"active": 1, "unsubscribed": 1, "bounced": 0}
 
 
 def test_unknown_categories_are_refused(tmp_path: Path, store: Store) -> None:
-    config = load_config(deployment(tmp_path))
+    config = make_deployment(tmp_path)
     bad = "address,categories\nann@example.org,sport\n"
     report = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(bad), "x.csv", lambda: NOW
+        pipeline.RunContext(config), store, io.StringIO(bad), "x.csv", Clock()
     )
     assert "unknown categories: sport" in report.problems[0]
 
 
 def test_an_export_imports_back_to_the_same_list(tmp_path: Path, store: Store) -> None:
-    config = load_config(deployment(tmp_path))
-    pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", lambda: NOW
-    )
+    config = make_deployment(tmp_path)
+    pipeline.import_csv(pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock())
     store.recipients.set_status("bob@example.org", "bounced", NOW)
     exported = io.StringIO()
     assert pipeline.export_csv(store, exported) == 2
     other = Store.open(f"sqlite:///{tmp_path}/other.db")
     exported.seek(0)
-    pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", lambda: NOW)
+    pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", Clock())
     assert [(s.address, s.name, s.status, s.categories) for s in other.recipients.each()] == [
         (s.address, s.name, s.status, s.categories) for s in store.recipients.each()
     ]
@@ -118,7 +105,7 @@ def test_config_recipients_join_the_list_and_leave_it_with_the_config(store: Sto
 
 
 def test_the_subscribers_commands(tmp_path: Path) -> None:
-    path = deployment(tmp_path)
+    path = make_deployment(tmp_path).root / "config.yaml"
     (tmp_path / "list.csv").write_text(CSV, encoding="utf-8")
     runner = CliRunner()
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from builders import make_deployment, start_bulletin, subscribe
 from bulletin import delivery, pipeline, web
 from bulletin.cli import main
-from bulletin.config import Config, load_config
-from bulletin.store import ListEntry, Store
-from smtp_servers import deployment
+from bulletin.config import Config
+from bulletin.store import Store
 
-NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)
 KEY = b"k" * 32
 
 
@@ -42,10 +38,8 @@ def test_a_token_names_its_address_and_any_change_makes_it_fail() -> None:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    config = load_config(deployment(tmp_path))
-    store = Store.open(config.store_url)
-    store.recipients.merge([ListEntry("ann@example.org"), ListEntry("bob@example.org")], NOW)
-    store.close()
+    config = make_deployment(tmp_path)
+    subscribe(config, ["ann@example.org", "bob@example.org"])
     return config
 
 
@@ -139,7 +133,9 @@ def test_the_unsubscribe_command_takes_a_token_or_an_address(config: Config) -> 
 def test_a_secret_from_the_environment_signs_instead_of_the_stores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = load_config(deployment(tmp_path, unsubscribe_secret_env="TEST_UNSUBSCRIBE_SECRET"))
+    config = make_deployment(
+        tmp_path, delivery={"unsubscribe_secret_env": "TEST_UNSUBSCRIBE_SECRET"}
+    )
     monkeypatch.setenv("TEST_UNSUBSCRIBE_SECRET", "from the environment")
     store = Store.open(config.store_url)
     try:
@@ -154,10 +150,10 @@ def test_a_secret_from_the_environment_signs_instead_of_the_stores(
     store.close()
 
 
+@pytest.mark.slow
 def test_bulletin_web_alone_also_answers_health_and_metrics(config: Config) -> None:
-    command = [str(Path(sys.executable).with_name("bulletin")), "--config",
-               str(config.root / "config.yaml"), "web", "--port", "0"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    path = str(config.root / "config.yaml")
+    process = start_bulletin(config.root, "--config", path, "web", "--port", "0")
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # helpers_stages
-
-from helpers_stages import require_tool
+from builders import require_tool  # tests/ is on sys.path through tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "digest"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from builders import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 from bulletin.digest import RenderOptions, build_digest, render_digest
 from bulletin.model import CategoryIndex, Item
-from helpers_stages import ARABIC, DAY, LOCAL, WORLD, arabic_item, make_item, make_site
 
 ORDER = CategoryIndex(known=(WORLD, LOCAL)).order_key
 FEEDS = (("Daily Bugle", "https://news.example.org/all.atom"),)

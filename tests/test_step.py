@@ -1,4 +1,5 @@
-"""The reconcile step with a moved clock: catch-up after downtime, DST days, crashes, locks.
+"""The step every run takes (pipeline/step.py), with a moved clock: catch-up after downtime,
+DST days, crashes, locks.
 
 Each test runs the real step on a real store in a temporary folder, delivering into the
 outbox (or to a real SMTP server where doubles must be counted), and looks at which digests
@@ -20,27 +21,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from builders import Clock, make_deployment, make_item, save_items
 from bulletin import pipeline
 from bulletin.cli import main
-from bulletin.config import Config, load_config
-from bulletin.model import Category, Item, paragraphs_to_html
+from bulletin.config import Config
+from bulletin.model import Item, paragraphs_to_html
 from bulletin.store import Busy, ListEntry, Outcome, Store
 from smtp_servers import Server
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 NEW_YORK = ZoneInfo("America/New_York")
-LOCAL = Category("local-news", "Local News")
 READERS = ["ann@example.org", "bob@example.org"]
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def site(
@@ -51,42 +42,21 @@ def site(
     **schedule: Any,
 ) -> Config:
     """A deployment with no sources (items are stored directly) mailing ``readers``."""
-    delivery: dict[str, Any] = {
-        "from_address": "news@example.org",
-        "recipients": [{"address": a} for a in readers],
-    }
-    if smtp_port is not None:
-        delivery["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
-    config = {
-        "site": {"title": "Daily Bugle", "base_url": "https://news.example.org/", "timezone": zone},
-        "categories": [{"name": "Local News"}],
-        "delivery": delivery,
-        "schedule": {"digest_at": "18:00", **schedule},
-    }
-    path = folder / "config.yaml"
-    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
-    return load_config(path)
-
-
-def item(day: date, title: str, zone: ZoneInfo = DAMASCUS) -> Item:
-    paragraphs = (f"{title} happened.",)
-    return Item(
-        id=f"{day.isoformat()}-{title.lower().replace(' ', '-')}",
-        day=day,
-        published=datetime(day.year, day.month, day.day, 9, tzinfo=zone),
-        category=LOCAL,
-        title=title,
-        paragraphs=paragraphs,
-        body_html=paragraphs_to_html(paragraphs),
+    return make_deployment(
+        folder,
+        zone=zone,
+        categories=["Local News"],
+        readers=readers,
+        smtp_port=smtp_port,
+        schedule={"digest_at": "18:00", **schedule},
     )
 
 
-def store_items(config: Config, items: list[Item]) -> None:
-    store = Store.open(config.store_url)
-    try:
-        store.save_items(items, "test", datetime(2020, 1, 1, tzinfo=UTC))
-    finally:
-        store.close()
+def story(day: date, title: str, zone: ZoneInfo = DAMASCUS) -> Item:
+    """The story ``title`` of ``day``, published at 09:00 in ``zone``; its id names both."""
+    item_id = f"{day.isoformat()}-{title.lower().replace(' ', '-')}"
+    paragraphs = (f"{title} happened.",)
+    return make_item(item_id, day=day, zone=zone, title=title, paragraphs=paragraphs, source=None)
 
 
 def news_of(day: date) -> str:
@@ -147,7 +117,7 @@ def test_catch_up_after_downtime_sends_what_the_policy_says(
     config = site(tmp_path, catch_up=catch_up)
     first = date(2026, 11, 20)
     days = [first + timedelta(days=n) for n in range(down_days + 2)]
-    store_items(config, [item(day, news_of(day)) for day in days])
+    save_items(config, [story(day, news_of(day)) for day in days])
     step(config, evening(first))
     assert set(filed_days(config)) == {(str(first), r) for r in READERS}
 
@@ -179,7 +149,7 @@ def test_catch_up_after_downtime_sends_what_the_policy_says(
 def test_a_catch_up_digest_lists_each_day_under_its_date_oldest_first(tmp_path: Path) -> None:
     config = site(tmp_path)
     days = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 26)]  # 25th: no news
-    store_items(config, [item(day, news_of(day)) for day in days])
+    save_items(config, [story(day, news_of(day)) for day in days])
     step(config, evening(date(2026, 11, 22)))
     step(config, evening(date(2026, 11, 26)))
     (message,) = [m for m in outbox(config) if m["To"].addresses[0].username == "ann"]
@@ -204,10 +174,10 @@ def test_a_catch_up_digest_cut_to_fit_links_each_item_to_its_own_days_page(
     config = site(tmp_path)
     days = [date(2026, 11, 23), date(2026, 11, 24)]
     long = ("A long report on the council's work. " * 320,)  # 8 of them: over 90 KB
-    store_items(
+    save_items(
         config,
         [
-            item(day, f"Story {n}").with_updates(
+            story(day, f"Story {n}").with_updates(
                 paragraphs=long, body_html=paragraphs_to_html(long)
             )
             for day in days
@@ -231,7 +201,7 @@ def test_a_day_without_items_is_recorded_and_never_due_again(tmp_path: Path) -> 
     report = step(config, evening(quiet))
     assert [d.status for d in report.digests] == ["empty"]
     assert digest_states(config) == {quiet: "empty"}
-    store_items(config, [item(quiet, "Late news")])  # collected after the day was settled
+    save_items(config, [story(quiet, "Late news")])  # collected after the day was settled
     assert step(config, evening(quiet) + timedelta(hours=1)).digests == []
     assert outbox(config) == []
 
@@ -239,7 +209,7 @@ def test_a_day_without_items_is_recorded_and_never_due_again(tmp_path: Path) -> 
 def test_a_new_deployment_does_not_mail_its_history(tmp_path: Path) -> None:
     config = site(tmp_path)
     days = [date(2026, 11, 20) + timedelta(days=n) for n in range(4)]
-    store_items(config, [item(day, news_of(day)) for day in days])
+    save_items(config, [story(day, news_of(day)) for day in days])
     step(config, evening(days[-1]))
     assert set(filed_days(config)) == {(str(days[-1]), r) for r in READERS}
 
@@ -247,7 +217,7 @@ def test_a_new_deployment_does_not_mail_its_history(tmp_path: Path) -> None:
 def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     report = step(config, evening(day), dry_run=True)
     (planned,) = report.digests
     assert (planned.status, sorted(planned.recipients)) == ("would send", READERS)
@@ -261,7 +231,7 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
 def test_a_given_date_is_sent_now_and_once(tmp_path: Path) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     morning = datetime(2026, 11, 20, 9, 0, tzinfo=DAMASCUS)  # long before digest_at
     assert [d.status for d in step(config, morning, day=day).digests] == ["sent"]
     assert step(config, morning, day=day).digests == []
@@ -293,7 +263,7 @@ def test_a_digest_time_skipped_by_spring_forward_sends_once_right_after_the_gap(
     # 2026-03-08, New York: clocks jump from 02:00 to 03:00, so 02:30 does not exist.
     config = site(tmp_path, zone="America/New_York", digest_at="02:30")
     day = date(2026, 3, 8)
-    store_items(config, [item(day, "Spring", NEW_YORK), item(day.replace(day=7), "Eve", NEW_YORK)])
+    save_items(config, [story(day, "Spring", NEW_YORK), story(day.replace(day=7), "Eve", NEW_YORK)])
     start = datetime(2026, 3, 7, 23, 45, tzinfo=NEW_YORK)  # the 7th's digest is due at start
     sends = sweep(config, start, hours=5)
     assert sends == [start.astimezone(UTC), datetime(2026, 3, 8, 7, 30, tzinfo=UTC)]
@@ -304,7 +274,7 @@ def test_a_digest_time_repeated_by_fall_back_sends_once_the_first_time(tmp_path:
     # 2026-11-01, New York: clocks go back from 02:00 to 01:00, so 01:30 happens twice.
     config = site(tmp_path, zone="America/New_York", digest_at="01:30")
     day = date(2026, 11, 1)
-    store_items(config, [item(day, "Autumn", NEW_YORK)])
+    save_items(config, [story(day, "Autumn", NEW_YORK)])
     start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # 00:00 EDT
     sends = sweep(config, start, hours=4)
     assert sends == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC)]  # the first 01:30 (EDT)
@@ -319,7 +289,7 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
     day = date(2026, 11, 20)
     with Server() as server:
         config = site(tmp_path, readers=readers, smtp_port=server.port)
-        store_items(config, [item(day, news_of(day))])
+        save_items(config, [story(day, news_of(day))])
         crashed_at = evening(day)
         store = Store.open(config.store_url)
         try:
@@ -356,7 +326,7 @@ def test_deferred_copies_are_retried_when_due(tmp_path: Path) -> None:
         config = site(
             tmp_path, readers=["busy@example.org", "ann@example.org"], smtp_port=server.port
         )
-        store_items(config, [item(day, news_of(day))])
+        save_items(config, [story(day, news_of(day))])
         first = step(config, evening(day))
         assert first.digests[0].send is not None and first.digests[0].send.deferred == 1
         assert step(config, evening(day) + timedelta(seconds=1)).finished == []  # not yet due
@@ -374,7 +344,7 @@ def test_a_retry_of_an_old_day_does_not_mail_people_who_subscribed_since(
         config = site(
             tmp_path, readers=["busy@example.org", "ann@example.org"], smtp_port=server.port
         )
-        store_items(config, [item(day, news_of(day))])
+        save_items(config, [story(day, news_of(day))])
         step(config, evening(day))
         store = Store.open(config.store_url)
         store.recipients.merge([ListEntry("late@example.org")], evening(day))
@@ -388,7 +358,7 @@ def test_a_retry_of_an_old_day_does_not_mail_people_who_subscribed_since(
 def test_a_stop_requested_before_a_stage_takes_no_new_work(tmp_path: Path) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     stop = pipeline.Stop()
     stop.request()
     report = step(config, evening(day), stop=stop)
@@ -423,19 +393,17 @@ def hold(config: Config, name: str) -> Any:
 
 
 def test_a_second_runner_waits_then_gives_up_with_a_clear_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, runner: CliRunner
 ) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     lock = hold(config, pipeline.RUN_LOCK)
     try:
         with pytest.raises(Busy, match=r"another bulletin \(pid \d+ the test\) is working"):
             step(config, evening(day), wait=0.3)
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
         for command in (["run", "--once"], ["run"]):
-            result = CliRunner().invoke(main, [*command, "--wait", "0"])
+            result = runner.invoke(main, [*command, "--wait", "0"])
             assert result.exit_code == 75, result.output
             assert "is working on this store" in result.output
     finally:
@@ -449,7 +417,7 @@ def test_a_sender_busy_on_the_store_delays_the_digest_and_never_deadlocks(
 ) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     store = Store.open(config.store_url)
     try:
         with store.ledger.lock():  # what `bulletin send` holds while it sends
@@ -469,7 +437,7 @@ def test_bulletin_run_records_its_day_so_the_schedule_does_not_send_it_again(
 ) -> None:
     config = site(tmp_path)
     day = date(2026, 11, 20)
-    store_items(config, [item(day, news_of(day))])
+    save_items(config, [story(day, news_of(day))])
     pipeline.run_step(
         pipeline.RunContext(config),
         command="run",
@@ -483,13 +451,11 @@ def test_bulletin_run_records_its_day_so_the_schedule_does_not_send_it_again(
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_run_once_logs_one_line_per_event_with_the_run_id(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_format: str
+    tmp_path: Path, runner: CliRunner, log_format: str
 ) -> None:
     config = site(tmp_path)
-    store_items(config, [item(date(2026, 11, 20), "Bridge reopens")])
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
-    result = CliRunner().invoke(
+    save_items(config, [story(date(2026, 11, 20), "Bridge reopens")])
+    result = runner.invoke(
         main, ["--log-format", log_format, "run", "--once", "--date", "2026-11-20"]
     )
     assert result.exit_code == 0, result.output

@@ -1,4 +1,5 @@
-"""Which digests are due: catch-up after downtime and DST days, with a moved clock, no sleeping."""
+"""The calendar (bulletin/calendar.py): which digests are due at an instant, catch-up after
+downtime and DST days, and when the service wakes; with a moved clock, no sleeping."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def sweep(
     return sends
 
 
-def test_nothing_is_due_before_the_digest_time_on_the_first_day() -> None:
+def test_on_the_first_day_before_the_digest_time_yesterdays_digest_is_due() -> None:
     plan = plan_digests(at(DAMASCUS, 2026, 11, 26, 17, 59), SIX_PM, DAMASCUS, [])
     assert plan.digests == (DigestPlan((date(2026, 11, 25),)),)
 
@@ -63,7 +64,7 @@ def test_a_sent_day_is_never_due_again() -> None:
 
 @pytest.mark.parametrize("down_days", [0, 1, 5])
 @pytest.mark.parametrize("catch_up", ["one", "each", "none"])
-def test_catch_up_after_downtime(down_days: int, catch_up: str) -> None:
+def test_catch_up_after_downtime_plans_what_the_policy_says(down_days: int, catch_up: str) -> None:
     last_sent = date(2026, 11, 20)
     now = at(DAMASCUS, 2026, 11, 21 + down_days, 18, 30)
     plan = plan_digests(now, SIX_PM, DAMASCUS, [last_sent], catch_up)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""What the reconcile step keeps in the store: schema 3 (digests, run ids), and the locks."""
+"""What the step keeps in the store: schema 3 (digests, run ids), and the locks."""
 
 from __future__ import annotations
 

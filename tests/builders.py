@@ -1,0 +1,255 @@
+"""What the tests build for themselves: sites, categories and items, a clock they move, and
+deployments (a folder with a config.yaml and a store beside it); and the bulletin command
+run in a subprocess, for the end-to-end tests (each marked slow).
+
+These are plain functions for tests that call them with arguments; conftest.py wraps the
+common cases in fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulletin.config import Config, load_config
+from bulletin.model import Category, Item, Site, direction_for, paragraphs_to_html
+from bulletin.store import ListEntry, Store
+
+DAY = date(2024, 3, 1)
+NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)  # the evening of DAY, when its digest goes out
+LOCAL = Category("local-news", "Local News")
+WORLD = Category("world", "World")
+ARABIC = Category("arabic-news", "أخبار")
+
+
+# --- sites and items -------------------------------------------------------------------------
+
+
+def make_site(language: str = "en", title: str = "Daily Bugle") -> Site:
+    """A site served at https://news.example.org/."""
+    return Site(
+        title=title,
+        description="The day's news.",
+        base_url="https://news.example.org/",
+        language=language,
+        timezone="UTC",
+    )
+
+
+def make_item(
+    item_id: str,
+    hour: int = 9,
+    *,
+    minute: int = 0,
+    day: date = DAY,
+    zone: tzinfo = UTC,
+    category: Category = LOCAL,
+    title: str | None = None,
+    paragraphs: tuple[str, ...] = ("A first paragraph.", "A second one."),
+    language: str = "en",
+    source: str | None = "City desk",
+    updated: datetime | None = None,
+) -> Item:
+    """An item published on ``day`` at ``hour``:``minute`` in ``zone`` (UTC unless told)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return Item(
+        id=item_id,
+        day=day,
+        published=midnight + timedelta(hours=hour, minutes=minute),
+        category=category,
+        title=f"Item {item_id}" if title is None else title,
+        paragraphs=paragraphs,
+        body_html=paragraphs_to_html(paragraphs),
+        source=source,
+        language=language,
+        direction=direction_for(language),
+        updated=updated,
+    )
+
+
+def arabic_item(item_id: str, hour: int = 8) -> Item:
+    """An Arabic item: right to left, with an emoji."""
+    return make_item(
+        item_id,
+        hour,
+        category=ARABIC,
+        title="افتتاح مكتبة جديدة في المدينة",
+        paragraphs=("افتتحت البلدية اليوم مكتبة عامة جديدة 📚.", "تفتح أبوابها كل يوم."),
+        language="ar",
+        source="مكتب المدينة",
+    )
+
+
+def edge_case_items() -> list[Item]:
+    """Items that break careless feed generators, each in a category of its own kind.
+
+    Arabic text, emoji, an HTML-looking title, ampersands, control characters, a very long
+    body, no title, relative links, script and event handlers, twice-escaped references.
+    """
+    long_paragraphs = tuple(f"Paragraph {n}: " + "the council met again " * 60 for n in range(90))
+    risky = make_item("risky", 6, title="Links & scripts", category=WORLD)
+    return [
+        arabic_item("ar", 10),
+        make_item("emoji", 9, title="Harbour reopens 🚢🎉 after the storm", category=WORLD),
+        make_item("markup", 8, title="<b>Winter timetable</b> starts Monday & runs until March"),
+        make_item("amp", 8, title="Fish &amp; Chips, AT&T & R&D: Q&A &amp;amp; more"),
+        make_item(
+            "ctrl", 7, title="Bell\x07 rings\x0b twice\x00", paragraphs=("Ding\x1b dong\x0c.",)
+        ),
+        make_item("long", 7, title="The council's long session", paragraphs=long_paragraphs),
+        make_item(
+            "untitled",
+            6,
+            title="",
+            paragraphs=(
+                "Power is back in the old town 🎉 after a night without light. More soon.",
+            ),
+        ),
+        risky.with_updates(
+            body_html=(
+                '<p onclick="steal()">See <a href="/budget/2027">the budget</a>, '
+                '<a href="javascript:alert(1)">this</a> and <img src="img/map.png" alt="map">'
+                '<a href="#note">a note</a>.</p><script>steal()</script>'
+                '<style>p{}</style><iframe src="https://evil.example/"></iframe>'
+                '<p style="color:red">Red</p>'
+            )
+        ),
+        make_item("summary-markup", 5, paragraphs=('Notices read "<b>Winter</b> &amp; more".',)),
+    ]
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves (``clock.now += timedelta(...)``), never waits for."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+# --- deployments -----------------------------------------------------------------------------
+
+
+def make_deployment(
+    folder: Path,
+    *,
+    zone: str | None = None,
+    categories: Sequence[str] = ("Local News", "World"),
+    readers: Iterable[str] = (),
+    smtp_port: int | None = None,
+    **sections: dict[str, Any],
+) -> Config:
+    """Write ``folder``/config.yaml for the Daily Bugle and load it.
+
+    Its digest comes from news@example.org and goes to ``readers`` (besides whoever is on the
+    store's list): into the outbox, or with ``smtp_port`` to a plain SMTP server on
+    127.0.0.1 that gets 5 seconds to answer. ``zone`` is the site's time zone (default UTC).
+    Each of ``sections`` (``delivery={"retry_limit": 3}``, ``schedule={...}``,
+    ``store={"url": "sqlite://"}``, ...) is merged key by key over what this writes. The
+    store is ``folder``/var/bulletin.db unless told otherwise; nothing is written to it.
+    """
+    site: dict[str, Any] = {"title": "Daily Bugle", "base_url": "https://news.example.org/"}
+    if zone is not None:
+        site["timezone"] = zone
+    delivery: dict[str, Any] = {"from_address": "news@example.org"}
+    recipients = [{"address": address} for address in readers]
+    if recipients:
+        delivery["recipients"] = recipients
+    if smtp_port is not None:
+        smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 5}
+        delivery["smtp"] = smtp
+    config = _merged(
+        {"site": site, "categories": [{"name": name} for name in categories], "delivery": delivery},
+        sections,
+    )
+    path = folder / "config.yaml"
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
+    return load_config(path)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` laid over it, mappings merged key by key."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def save_items(config: Config, items: Sequence[Item], now: datetime = NOW) -> None:
+    """Store ``items`` as collected at ``now`` by a source called "test"."""
+    with Store.open(config.store_url) as store:
+        store.save_items(list(items), "test", now)
+
+
+def subscribe(config: Config, entries: Iterable[ListEntry | str], now: datetime = NOW) -> None:
+    """Put ``entries`` (or plain addresses) on the store's mailing list at ``now``."""
+    listed = [ListEntry(e) if isinstance(e, str) else e for e in entries]
+    with Store.open(config.store_url) as store:
+        store.recipients.merge(listed, now)
+
+
+# --- the bulletin command --------------------------------------------------------------------
+
+BULLETIN = str(Path(sys.executable).with_name("bulletin"))
+
+
+def _environment() -> dict[str, str]:
+    """This environment without BULLETIN_CONFIG, so that the folder's config.yaml is read."""
+    return {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
+
+
+def run_bulletin(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``bulletin ARGS`` in ``folder`` to its end, its output captured."""
+    return subprocess.run(
+        [BULLETIN, *args],
+        cwd=folder,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def start_bulletin(folder: Path, *args: str) -> subprocess.Popen[str]:
+    """Start ``bulletin ARGS`` in ``folder``, its output piped; the test stops it."""
+    return subprocess.Popen(
+        [BULLETIN, *args],
+        cwd=folder,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def require_tool(available: bool, what: str) -> None:
+    """Skip the calling test, loudly, when a tool it needs is missing; fail instead under CI=true.
+
+    The tools (chromium, java with vnu.jar, spamassassin) are installed by .ci/setup.d/*.sh.
+    """
+    if available:
+        return
+    message = f"{what} is missing: run .ci/setup.d/digest.sh as root to install it"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true, so this test may not be skipped)")
+    warnings.warn(f"SKIPPED: {message}", stacklevel=2)
+    pytest.skip(f"SKIPPED LOUDLY: {message}")

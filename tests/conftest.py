@@ -1,0 +1,40 @@
+"""Fixtures shared by the test modules: a store, the command line in a folder of its own, and
+the bundled example deployment. The builders they use, for tests that pass arguments, are
+plain functions in builders.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bulletin.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """The store a deployment in tmp_path uses (var/bulletin.db), open for the test."""
+    with Store.open(f"sqlite:///{tmp_path}/var/bulletin.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CliRunner working in tmp_path, blind to any BULLETIN_CONFIG of the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BULLETIN_CONFIG", raising=False)
+    return CliRunner()
+
+
+@pytest.fixture
+def example_deployment(tmp_path: Path) -> Path:
+    """The bundled example (config.yaml and examples/) copied into tmp_path."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
