@@ -209,6 +209,15 @@ def subscribe(config: Config, entries: Iterable[ListEntry | str], now: datetime 
 BULLETIN = str(Path(sys.executable).with_name("bulletin"))
 
 
+class _Subprocesses:
+    """Whether the running test is marked slow: only such tests may start the command."""
+
+    allowed = True
+
+
+SUBPROCESSES = _Subprocesses()
+
+
 def _environment() -> dict[str, str]:
     """This environment without BULLETIN_CONFIG, so that the folder's config.yaml is read."""
     return {k: v for k, v in os.environ.items() if k != "BULLETIN_CONFIG"}
@@ -216,6 +225,7 @@ def _environment() -> dict[str, str]:
 
 def run_bulletin(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``bulletin ARGS`` in ``folder`` to its end, its output captured."""
+    _check_marked()
     return subprocess.run(
         [BULLETIN, *args],
         cwd=folder,
@@ -228,6 +238,7 @@ def run_bulletin(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def start_bulletin(folder: Path, *args: str) -> subprocess.Popen[str]:
     """Start ``bulletin ARGS`` in ``folder``, its output piped; the test stops it."""
+    _check_marked()
     return subprocess.Popen(
         [BULLETIN, *args],
         cwd=folder,
@@ -236,6 +247,11 @@ def start_bulletin(folder: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _check_marked() -> None:
+    # `pytest -m "not slow"` is the quick run: a test that starts the command must say it.
+    assert SUBPROCESSES.allowed, "a test that runs bulletin in a subprocess must be marked slow"
 
 
 # --- tools -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from builders import SUBPROCESSES
 from bulletin.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +39,11 @@ def example_deployment(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_only_when_slow(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests that run the bulletin command in a subprocess carry the slow marker."""
+    SUBPROCESSES.allowed = request.node.get_closest_marker("slow") is not None
+    yield
+    SUBPROCESSES.allowed = True
