@@ -123,8 +123,7 @@ def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> Non
     rng = random.Random(7)
     config = configure(tmp_path)
     categories = (LOCAL, WORLD, ARABIC, Category("sport", "Sport"))
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         stored: dict[str, Item] = {}
         publish_feeds(RunContext(config), store)
         for step in range(25):
@@ -146,8 +145,6 @@ def test_incremental_builds_give_the_bytes_of_full_builds(tmp_path: Path) -> Non
             assert report.mode == "incremental"
             stale = publish_feeds(RunContext(config), store, check=True)
             assert stale.written == [], (step, [p.name for p in stale.written])
-    finally:
-        store.close()
 
 
 def test_a_category_move_takes_the_item_out_of_its_old_feed(config: Config, store: Store) -> None:

@@ -33,11 +33,8 @@ def send(config: Config, clock: Clock | None = None, **options: Any) -> pipeline
 
 
 def ledger(config: Config) -> dict[str, tuple[str, str]]:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         return {r.address: (r.status, r.reply) for r in store.ledger.rows(DAY, _STATES)}
-    finally:
-        store.close()
 
 
 _STATES = ["pending", "sending", "sent", "deferred", "failed", "unknown"]
@@ -60,9 +57,8 @@ def test_every_recipient_gets_exactly_one_well_formed_message(
     report = send(config)
     assert (report.sent, report.ok) == (20, True)
     assert set(server.mailbox.copies().values()) == {1}
-    store = Store.open(config.store_url)
-    key = store.unsubscribe_key()
-    store.close()
+    with Store.open(config.store_url) as store:
+        key = store.unsubscribe_key()
     ids = set()
     for message in server.mailbox.messages():
         to = message["To"].addresses[0]
@@ -115,17 +111,16 @@ def test_4xx_defers_with_growing_backoff_then_fails_at_the_limit(
     rows = ledger(config)
     assert rows["busy1@example.org"][0] == rows["full1@example.org"][0] == "deferred"
     assert "451 4.7.1" in rows["busy1@example.org"][1] and "452" in rows["full1@example.org"][1]
-    store = Store.open(config.store_url)
-    (row,) = [r for r in store.ledger.rows(DAY, ["deferred"]) if r.address.startswith("busy")]
-    assert (row.attempts, row.next_attempt) == (1, NOW + timedelta(seconds=60))
-    assert send(config, clock).deferred == 0  # not due yet: nothing tried
-    clock.now += timedelta(seconds=61)
-    assert send(config, clock).deferred == 2
-    (row,) = [r for r in store.ledger.rows(DAY, ["deferred"]) if r.address.startswith("busy")]
-    assert row.next_attempt == clock.now + timedelta(seconds=120)  # doubled
-    clock.now += timedelta(seconds=121)
-    last = send(config, clock)
-    store.close()
+    with Store.open(config.store_url) as store:
+        (row,) = [r for r in store.ledger.rows(DAY, ["deferred"]) if r.address.startswith("busy")]
+        assert (row.attempts, row.next_attempt) == (1, NOW + timedelta(seconds=60))
+        assert send(config, clock).deferred == 0  # not due yet: nothing tried
+        clock.now += timedelta(seconds=61)
+        assert send(config, clock).deferred == 2
+        (row,) = [r for r in store.ledger.rows(DAY, ["deferred"]) if r.address.startswith("busy")]
+        assert row.next_attempt == clock.now + timedelta(seconds=120)  # doubled
+        clock.now += timedelta(seconds=121)
+        last = send(config, clock)
     assert last.failed == 2  # the third attempt was the last (retry_limit 3)
     assert "gave up after 3 attempts" in ledger(config)["busy1@example.org"][1]
     assert sorted(server.mailbox.copies()) == readers(2)
@@ -225,12 +220,12 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, server: Server) -> N
 
 def test_a_second_sender_on_the_same_store_is_refused(tmp_path: Path, server: Server) -> None:
     config = setup(tmp_path, readers(2), server.port)
-    store = Store.open(config.store_url)
-    try:
-        with store.ledger.lock(), pytest.raises(StoreError, match="another sender"):
-            send(config)
-    finally:
-        store.close()
+    with (
+        Store.open(config.store_url) as store,
+        store.ledger.lock(),
+        pytest.raises(StoreError, match="another sender"),
+    ):
+        send(config)
     assert server.mailbox.received == []
 
 
@@ -238,9 +233,10 @@ def test_recipients_who_chose_categories_get_a_digest_of_those_only(
     tmp_path: Path, server: Server
 ) -> None:
     config = setup(tmp_path, ["all@example.org"], server.port)
-    store = Store.open(config.store_url)
-    store.recipients.merge([ListEntry("world@example.org", "", frozenset({"world"}), True)], NOW)
-    store.close()
+    with Store.open(config.store_url) as store:
+        store.recipients.merge(
+            [ListEntry("world@example.org", "", frozenset({"world"}), True)], NOW
+        )
     send(config)
     texts = {
         m["To"].addresses[0].addr_spec: m.get_body(("plain",)).get_content()
@@ -252,9 +248,8 @@ def test_recipients_who_chose_categories_get_a_digest_of_those_only(
 
 def test_a_recipient_who_left_before_the_send_gets_nothing(tmp_path: Path, server: Server) -> None:
     config = setup(tmp_path, readers(3), server.port)
-    store = Store.open(config.store_url)
-    store.recipients.set_status(readers(3)[0], "unsubscribed", NOW)
-    store.close()
+    with Store.open(config.store_url) as store:
+        store.recipients.set_status(readers(3)[0], "unsubscribed", NOW)
     assert send(config).sent == 2
     assert readers(3)[0] not in server.mailbox.copies()
 
@@ -262,10 +257,9 @@ def test_a_recipient_who_left_before_the_send_gets_nothing(tmp_path: Path, serve
 def test_the_digest_sent_is_frozen_at_its_first_copy(tmp_path: Path, server: Server) -> None:
     config = setup(tmp_path, readers(1), server.port)
     send(config)
-    store = Store.open(config.store_url)
-    store.save_items([make_item("late", hour=20)], "test", NOW)
-    store.recipients.merge([ListEntry("new@example.org")], NOW)
-    store.close()
+    with Store.open(config.store_url) as store:
+        store.save_items([make_item("late", hour=20)], "test", NOW)
+        store.recipients.merge([ListEntry("new@example.org")], NOW)
     send(config)
     later = next(m for m in server.mailbox.messages() if "new@" in str(m["To"]))
     assert "Item late" not in later.get_body(("plain",)).get_content()
@@ -303,9 +297,8 @@ def test_a_recipient_who_leaves_during_the_send_gets_nothing_even_mid_message(
 
     def leave(count: int) -> None:
         if count == 1:
-            store = Store.open(config.store_url)
-            store.recipients.set_status(readers(4)[2], "unsubscribed", NOW)
-            store.close()
+            with Store.open(config.store_url) as store:
+                store.recipients.set_status(readers(4)[2], "unsubscribed", NOW)
 
     server.mailbox.on_message = leave
     report = send(config)
@@ -318,14 +311,11 @@ def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
     # Without care SQLite picks the (status, day) index for six or more addresses and reads
     # every pending row of the day for each batch.
     config = setup(tmp_path, readers(50))
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         store.ledger.plan(DAY, NOW)
         with store.ledger.writer() as writer:
             sql, parameters = writer.claim_statement(DAY, readers(16), NOW)
             plan = writer.connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
             steps = [row[3] for row in plan]
-    finally:
-        store.close()
     assert any("ledger" in step and "(day=? AND address=?)" in step for step in steps), steps
     assert not any("ledger_status" in step for step in steps), steps

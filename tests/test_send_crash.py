@@ -61,10 +61,9 @@ def test_a_send_killed_at_several_points_finishes_without_doubles_or_losses(
         assert "now unknown" in out, out + err
 
     copies = server.mailbox.copies()
-    store = Store.open(config.store_url)
-    rows = {r.address: r.status for r in store.ledger.rows(DAY, ["sent", "unknown", "pending"])}
-    counts = store.ledger.counts(DAY)
-    store.close()
+    with Store.open(config.store_url) as store:
+        rows = {r.address: r.status for r in store.ledger.rows(DAY, ["sent", "unknown", "pending"])}
+        counts = store.ledger.counts(DAY)
     assert counts["sent"] + counts["unknown"] == len(RECIPIENTS)  # none lost, none pending
     assert max(copies.values()) == 1  # nobody got a second copy
     unknown = [address for address, status in rows.items() if status == "unknown"]

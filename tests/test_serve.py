@@ -89,12 +89,9 @@ def get(url: str) -> tuple[int, str]:
 
 
 def ledger(config: Config) -> dict[str, int]:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         day = store.ledger.latest_day()
         return store.ledger.counts(day) if day else {}
-    finally:
-        store.close()
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 15) -> tuple[int, str]:
@@ -191,10 +188,9 @@ def test_a_stop_mid_send_finishes_the_message_in_flight_and_a_kill_loses_nothing
 def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Damascus")
     config = todays_site(tmp_path, free_port(), zone, ["ann@example.org"], catch_up="one")
-    store = Store.open(config.store_url)
-    run = store.start_run("serve", None, datetime.now(UTC), "abc123")
-    store.finish_run(run, "ok", {"items_new": 3, "feeds_written": 7}, datetime.now(UTC))
-    store.close()
+    with Store.open(config.store_url) as store:
+        run = store.start_run("serve", None, datetime.now(UTC), "abc123")
+        store.finish_run(run, "ok", {"items_new": 3, "feeds_written": 7}, datetime.now(UTC))
     monitor = pipeline.Monitor(pipeline.RunContext(config))
     server = web.WebServer(
         pipeline.Unsubscriber(pipeline.RunContext(config)), "127.0.0.1", 0, "/u", "x", monitor
@@ -218,10 +214,9 @@ def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
 def test_health_is_503_when_a_digest_is_overdue(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Damascus")
     config = todays_site(tmp_path, free_port(), zone, ["ann@example.org"])
-    store = Store.open(config.store_url)
-    long_ago = datetime.now(UTC).date() - timedelta(days=3)
-    store.digests.record([long_ago], "sent", datetime.now(UTC), "test")
-    store.close()
+    with Store.open(config.store_url) as store:
+        long_ago = datetime.now(UTC).date() - timedelta(days=3)
+        store.digests.record([long_ago], "sent", datetime.now(UTC), "test")
     healthy, details = pipeline.Monitor(pipeline.RunContext(config)).health()
     assert not healthy and details["state"] == "stale"
     assert "digest overdue" in str(details["stale"])
@@ -241,18 +236,16 @@ def test_status_exit_codes_tell_ok_attention_and_stale_apart(tmp_path: Path) -> 
     code, out = status(tmp_path)
     assert code == 0 and "serve      not running" in out and "digest at 18:00" in out
 
-    store = Store.open(config.store_url)
-    run = store.start_run("serve", None, datetime.now(UTC), "k2")
-    store.finish_run(run, "partial", {}, datetime.now(UTC))
-    store.close()
+    with Store.open(config.store_url) as store:
+        run = store.start_run("serve", None, datetime.now(UTC), "k2")
+        store.finish_run(run, "partial", {}, datetime.now(UTC))
     code, out = status(tmp_path)
     assert code == 1 and "attention  the last run" in out
     assert status(tmp_path, "--health", "--quiet") == (0, "")
 
-    store = Store.open(config.store_url)
-    three_days_ago = datetime.now(zone).date() - timedelta(days=3)
-    store.digests.record([three_days_ago], "sent", datetime.now(UTC), "test")
-    store.close()
+    with Store.open(config.store_url) as store:
+        three_days_ago = datetime.now(zone).date() - timedelta(days=3)
+        store.digests.record([three_days_ago], "sent", datetime.now(UTC), "test")
     code, out = status(tmp_path, "--health", "--quiet")
     assert code == 3 and "stale      digest overdue" in out
     code, out = status(tmp_path, "--json")

@@ -91,11 +91,8 @@ def text_of(message: email.message.EmailMessage) -> str:
 
 
 def digest_states(config: Config) -> dict[date, str]:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         return {d.day: d.status for d in store.digests.recent(100)}
-    finally:
-        store.close()
 
 
 def step(config: Config, now: datetime, **options: Any) -> pipeline.StepReport:
@@ -184,11 +181,8 @@ def test_a_catch_up_digest_cut_to_fit_links_each_item_to_its_own_days_page(
             for n in range(4)
         ],
     )
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         count, rendered = pipeline.Digests(pipeline.RunContext(config), store).render(days)
-    finally:
-        store.close()
     assert count == 8 and rendered.shortened  # too long for the email: excerpts
     for day in days:
         assert f"digests/{day}.html#item-{day}-story-0" in rendered.html
@@ -223,9 +217,8 @@ def test_a_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
     assert (planned.status, sorted(planned.recipients)) == ("would send", READERS)
     assert outbox(config) == [] and digest_states(config) == {}
     assert not (config.path(config.feeds.dir)).exists()
-    store = Store.open(config.store_url)
-    assert store.last_runs() == []
-    store.close()
+    with Store.open(config.store_url) as store:
+        assert store.last_runs() == []
 
 
 def test_a_given_date_is_sent_now_and_once(tmp_path: Path) -> None:
@@ -248,13 +241,10 @@ def sweep(config: Config, start: datetime, hours: float, minutes: int = 15) -> l
     while now <= start + timedelta(hours=hours):
         step(config, now)
         now += timedelta(minutes=minutes)
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         return sorted(
             {row.sent for day in store.ledger.days() for row in store.ledger.rows(day, ["sent"])}
         )
-    finally:
-        store.close()
 
 
 def test_a_digest_time_skipped_by_spring_forward_sends_once_right_after_the_gap(
@@ -291,8 +281,7 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
         config = site(tmp_path, readers=readers, smtp_port=server.port)
         save_items(config, [story(day, news_of(day))])
         crashed_at = evening(day)
-        store = Store.open(config.store_url)
-        try:
+        with Store.open(config.store_url) as store:
             store.recipients.sync_config(list(pipeline.RunContext(config).recipients), crashed_at)
             store.digests.record([day], "sending", crashed_at, "crashed")
             store.ledger.plan(day, crashed_at)
@@ -301,8 +290,6 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
             store.ledger.apply([], rows[:3], crashed_at)
             sent = [Outcome(day, r.address, "sent", "250 ok", "<m>", "smtp") for r in rows[:2]]
             store.ledger.apply(sent, [], crashed_at)
-        finally:
-            store.close()
 
         report = step(config, crashed_at + timedelta(minutes=30))
         again = step(config, crashed_at + timedelta(hours=1))
@@ -312,9 +299,8 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
     received = server.mailbox.copies()
     assert sorted(received) == sorted(r.address for r in rows[3:])  # only the unsent
     assert max(received.values()) == 1
-    store = Store.open(config.store_url)
-    counts = store.ledger.counts(day)
-    store.close()
+    with Store.open(config.store_url) as store:
+        counts = store.ledger.counts(day)
     assert (counts["sent"], counts["unknown"], counts["pending"]) == (5, 1, 0)
     assert digest_states(config)[day] == "sent"
     assert report.digests == [] and again.finished == [] and again.digests == []
@@ -346,9 +332,8 @@ def test_a_retry_of_an_old_day_does_not_mail_people_who_subscribed_since(
         )
         save_items(config, [story(day, news_of(day))])
         step(config, evening(day))
-        store = Store.open(config.store_url)
-        store.recipients.merge([ListEntry("late@example.org")], evening(day))
-        store.close()
+        with Store.open(config.store_url) as store:
+            store.recipients.merge([ListEntry("late@example.org")], evening(day))
         later = step(config, evening(day) + timedelta(hours=1))
     (retry,) = later.finished
     assert retry.send is not None and retry.send.planned == 0
@@ -384,9 +369,8 @@ def test_a_stop_interrupts_a_send_at_once_and_other_work_only_when_asked_twice()
 
 
 def hold(config: Config, name: str) -> Any:
-    store = Store.open(config.store_url)
-    lock = pipeline.store_lock(pipeline.RunContext(config), store, name, "the test")
-    store.close()
+    with Store.open(config.store_url) as store:
+        lock = pipeline.store_lock(pipeline.RunContext(config), store, name, "the test")
     assert lock is not None
     lock.acquire()
     return lock
@@ -418,12 +402,9 @@ def test_a_sender_busy_on_the_store_delays_the_digest_and_never_deadlocks(
     config = site(tmp_path)
     day = date(2026, 11, 20)
     save_items(config, [story(day, news_of(day))])
-    store = Store.open(config.store_url)
-    try:
-        with store.ledger.lock():  # what `bulletin send` holds while it sends
-            report = step(config, evening(day))
-    finally:
-        store.close()
+    # What `bulletin send` holds while it sends:
+    with Store.open(config.store_url) as store, store.ledger.lock():
+        report = step(config, evening(day))
     (digest,) = report.digests
     assert digest.status == "failed" and "another sender" in digest.error
     assert report.outcome == "partial" and outbox(config) == []

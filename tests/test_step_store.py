@@ -42,8 +42,7 @@ def test_a_version_2_store_gets_run_ids_and_its_sent_days_settled(tmp_path: Path
         )
     old.close()
 
-    store = Store.open(url)
-    try:
+    with Store.open(url) as store:
         assert store.version() == 3
         with store.engine.begin() as connection:
             columns = {c["name"] for c in inspect(connection).get_columns("runs")}
@@ -55,13 +54,10 @@ def test_a_version_2_store_gets_run_ids_and_its_sent_days_settled(tmp_path: Path
         store.finish_run(run, "ok", {"items_new": 2, "feeds_written": 5}, NOW)
         assert store.last_runs()[0].key == "k1"
         assert store.run_totals() == {"items_new": 2, "feeds_written": 5, "runs_ok": 1}
-    finally:
-        store.close()
 
 
 def test_a_catch_up_digest_is_recorded_with_the_days_it_covers(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path}/bulletin.db")
-    try:
+    with Store.open(f"sqlite:///{tmp_path}/bulletin.db") as store:
         days = [date(2026, 11, 24), date(2026, 11, 25), DAY]
         store.digests.record([DAY], "sending", NOW, "k", first_day=days[0])
         store.digests.record(days[:-1], "covered", NOW, "k", filed_under=DAY)
@@ -74,8 +70,6 @@ def test_a_catch_up_digest_is_recorded_with_the_days_it_covers(tmp_path: Path) -
             (date(2026, 11, 25), "covered"),
             (date(2026, 11, 24), "covered"),
         ]
-    finally:
-        store.close()
 
 
 def test_a_lock_held_elsewhere_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
@@ -93,8 +87,5 @@ def test_a_lock_held_elsewhere_names_its_holder_and_dies_with_it(tmp_path: Path)
 
 
 def test_a_store_in_memory_needs_no_lock() -> None:
-    store = Store.open("sqlite://")
-    try:
+    with Store.open("sqlite://") as store:
         assert store.lock("run", "test") is None
-    finally:
-        store.close()

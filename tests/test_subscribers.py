@@ -83,13 +83,12 @@ def test_an_export_imports_back_to_the_same_list(tmp_path: Path, store: Store) -
     store.recipients.set_status("bob@example.org", "bounced", NOW)
     exported = io.StringIO()
     assert pipeline.export_csv(store, exported) == 2
-    other = Store.open(f"sqlite:///{tmp_path}/other.db")
-    exported.seek(0)
-    pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", Clock())
-    assert [(s.address, s.name, s.status, s.categories) for s in other.recipients.each()] == [
-        (s.address, s.name, s.status, s.categories) for s in store.recipients.each()
-    ]
-    other.close()
+    with Store.open(f"sqlite:///{tmp_path}/other.db") as other:
+        exported.seek(0)
+        pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", Clock())
+        assert [(s.address, s.name, s.status, s.categories) for s in other.recipients.each()] == [
+            (s.address, s.name, s.status, s.categories) for s in store.recipients.each()
+        ]
 
 
 def test_config_recipients_join_the_list_and_leave_it_with_the_config(store: Store) -> None:

@@ -44,19 +44,13 @@ def config(tmp_path: Path) -> Config:
 
 
 def token_of(config: Config, address: str) -> str:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         return delivery.sign(pipeline.RunContext(config).unsubscribe_key(store), address)
-    finally:
-        store.close()
 
 
 def statuses(config: Config) -> dict[str, str]:
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         return {s.address: s.status for s in store.recipients.each()}
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -137,17 +131,15 @@ def test_a_secret_from_the_environment_signs_instead_of_the_stores(
         tmp_path, delivery={"unsubscribe_secret_env": "TEST_UNSUBSCRIBE_SECRET"}
     )
     monkeypatch.setenv("TEST_UNSUBSCRIBE_SECRET", "from the environment")
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         key = pipeline.RunContext(config).unsubscribe_key(store)
-    finally:
-        store.close()
     assert key == b"from the environment"
     monkeypatch.delenv("TEST_UNSUBSCRIBE_SECRET")
-    store = Store.open(config.store_url)
-    with pytest.raises(Exception, match="TEST_UNSUBSCRIBE_SECRET"):
+    with (
+        Store.open(config.store_url) as store,
+        pytest.raises(Exception, match="TEST_UNSUBSCRIBE_SECRET"),
+    ):
         pipeline.RunContext(config).unsubscribe_key(store)
-    store.close()
 
 
 @pytest.mark.slow
