@@ -343,3 +343,39 @@ def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
         store.close()
     assert any("ledger" in step and "(day=? AND address=?)" in step for step in steps), steps
     assert not any("ledger_status" in step for step in steps), steps
+
+
+# --- what pauses a send --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prefix, state",
+    [("bad", "failed"), ("spam", "failed"), ("busy", "deferred")],
+    ids=["550-to-rcpt", "554-after-data", "451-to-rcpt"],
+)
+def test_a_run_of_refused_recipients_does_not_pause_the_send(
+    tmp_path: Path, server: Server, prefix: str, state: str
+) -> None:
+    # Eighty refusals in a row, four times pause_after_errors: each says something about one
+    # address, nothing about the server, so the readers after them still get their copies.
+    refused = [f"{prefix}{i:03}@example.org" for i in range(80)]
+    config = setup(tmp_path, [*refused, *readers(20)], server.port)
+    report = send(config)
+    assert (report.paused, report.sent, getattr(report, state)) == ("", 20, 80)
+    assert sorted(server.mailbox.copies()) == readers(20)
+    assert {status for address, (status, _) in ledger(config).items() if address in refused} == {
+        state
+    }
+
+
+def test_connections_that_keep_dropping_still_pause_the_send(
+    tmp_path: Path, server: Server
+) -> None:
+    dropped = [f"drop{i:02}@example.org" for i in range(6)]
+    smtp = {"pause_after_errors": 3, "connections": 1}
+    config = setup(tmp_path, [*dropped, *readers(5)], server.port, smtp=smtp)
+    report = send(config)
+    assert report.paused and "connection" in report.paused
+    assert {status for address, (status, _) in ledger(config).items() if address in readers(5)} == {
+        "pending"
+    }
