@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from bulletin import delivery, pipeline
+from bulletin.cli import main
 from bulletin.config import Config, load_config
 from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store
@@ -379,3 +382,42 @@ def test_connections_that_keep_dropping_still_pause_the_send(
     assert {status for address, (status, _) in ledger(config).items() if address in readers(5)} == {
         "pending"
     }
+
+
+# --- bulletin status --date ------------------------------------------------------------------
+
+
+def day_status(config: Config, *args: str) -> tuple[int, str]:
+    command = ["--config", str(config.root / "config.yaml"), "status", "--date", str(DAY), *args]
+    result = CliRunner().invoke(main, command)
+    return result.exit_code, result.stdout
+
+
+def test_the_status_of_a_day_as_json_lists_the_rows_that_need_a_look(tmp_path: Path) -> None:
+    with Server() as server:
+        config = setup(
+            tmp_path, ["bad1@example.org", "busy1@example.org", *readers(2)], server.port
+        )
+        send(config)
+    code, out = day_status(config, "--json")
+    found = json.loads(out)
+    assert code == 1 and (found["day"], found["ok"]) == (str(DAY), False)
+    assert found["counts"] == {
+        "pending": 0, "sending": 0, "sent": 2, "deferred": 1, "failed": 1, "unknown": 0
+    }  # fmt: skip
+    assert [(r["address"], r["status"], r["attempts"]) for r in found["trouble"]] == [
+        ("bad1@example.org", "failed", 1),
+        ("busy1@example.org", "deferred", 1),
+    ]
+    bad, busy = found["trouble"]
+    assert bad["next_attempt"] is None and "550 5.1.1 mailbox unavailable" in bad["reply"]
+    assert datetime.fromisoformat(busy["next_attempt"]) == NOW + timedelta(seconds=60)
+    assert "451 4.7.1" in busy["reply"]
+
+
+def test_the_status_of_a_day_all_sent_as_json_exits_0(tmp_path: Path) -> None:
+    config = setup(tmp_path, readers(2))  # the outbox
+    send(config)
+    code, out = day_status(config, "--json")
+    found = json.loads(out)
+    assert (code, found["ok"], found["counts"]["sent"], found["trouble"]) == (0, True, 2, [])

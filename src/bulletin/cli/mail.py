@@ -179,7 +179,9 @@ def _print_send(report: pipeline.SendReport) -> None:
 
 @main.command()
 @date_option("Only the deliveries of this digest's day.")
-@click.option("--json", "as_json", is_flag=True, help="Print the service's state as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the service's state (or the day's) as JSON."
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when all is well.")
 @click.option(
     "--health",
@@ -198,7 +200,7 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     ctx = state.run_context()
     config = ctx.config
     if day is not None:
-        _day_status(ctx, day)
+        _day_status(ctx, day, as_json)
         return
     found = pipeline.service_status(ctx)
     code = (3 if found.state == "stale" else 0) if health else found.exit_code
@@ -209,8 +211,11 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     sys.exit(code)
 
 
-def _day_status(ctx: pipeline.RunContext, day: date) -> None:
+def _day_status(ctx: pipeline.RunContext, day: date, as_json: bool) -> None:
     found = pipeline.day_status(ctx, day)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=1, ensure_ascii=False))
+        sys.exit(0 if found.ok else 1)
     total = sum(found.counts.values())
     click.secho(f"digest of {found.day}: {total} recipients", bold=True)
     click.echo("  " + ", ".join(f"{n} {s}" for s, n in found.counts.items()))
