@@ -78,10 +78,10 @@ def subscribers_import(state: Context, file: Path) -> None:
     """Merge a CSV file (columns address or email, and optionally name, categories, status)."""
     with pipeline.mailing_list(state.run_context()) as mailing:
         if str(file) == "-":
-            report = mailing.import_csv(sys.stdin, "stdin")
+            report = mailing.import_csv(sys.stdin.buffer, "stdin")
         else:
             try:
-                with file.open(encoding="utf-8-sig", newline="") as handle:
+                with file.open("rb") as handle:
                     report = mailing.import_csv(handle, shown(file))
             except OSError as error:
                 raise BulletinError(f"cannot read {file}: {error.strerror}") from None
