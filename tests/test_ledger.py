@@ -80,6 +80,7 @@ def test_every_recipient_gets_exactly_one_well_formed_message(
     store = Store.open(config.store_url)
     key = store.unsubscribe_key()
     store.close()
+    unsubscriber = pipeline.Unsubscriber(pipeline.RunContext(config))
     ids = set()
     for message in server.mailbox.messages():
         to = message["To"].addresses[0]
@@ -91,7 +92,10 @@ def test_every_recipient_gets_exactly_one_well_formed_message(
         web, mail = (link.strip(" <>") for link in message["List-Unsubscribe"].split(","))
         assert web.startswith("https://news.example.org/unsubscribe?token=")
         assert mail.startswith("mailto:news@example.org?subject=unsubscribe%20")
-        assert delivery.verify(key, web.split("token=")[1]) == to.addr_spec
+        token = web.split("token=")[1]
+        assert mail.endswith(f"unsubscribe%20{token}")
+        assert delivery.verify(key, delivery.UNSUBSCRIBE, token) is not None
+        assert unsubscriber.check(token) == to.addr_spec and to.addr_spec[:9] not in token
         assert web in message.get_body(("html",)).get_content().replace("&amp;", "&")
         assert web in message.get_body(("plain",)).get_content()
         ids.add(message["Message-ID"])

@@ -281,7 +281,8 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
     left = pipeline.unsubscribe(state.run_context(), token_or_address)
     if left.address is None:
         raise BulletinError(
-            "that token is not genuine: nothing was changed",
+            "that token is not genuine, or names someone deleted from the list: nothing was "
+            "changed",
             hint="copy the whole token from the unsubscribe request, or give the address",
         )
     if not left.found:

@@ -187,7 +187,11 @@ class Unsubscribed:
 
 
 class Unsubscriber:
-    """Turns unsubscribe tokens into unsubscribed recipients (``bulletin web`` uses it)."""
+    """Turns unsubscribe tokens into unsubscribed recipients (``bulletin web`` uses it).
+
+    A token names a recipient's link id, which the store maps back to them; a token of the
+    first format, from a digest sent before link ids, names the address itself.
+    """
 
     def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
         self.ctx, self.clock = ctx, clock
@@ -195,15 +199,26 @@ class Unsubscriber:
             self.key = ctx.unsubscribe_key(store)
 
     def check(self, token: str) -> str | None:
-        """The address a genuine token names; None for a forged or damaged one."""
-        return delivery.verify(self.key, token)
+        """The address a genuine token names; None for a forged or damaged one, or for one
+        whose recipient was deleted from the list since."""
+        with self.ctx.open_store() as store:
+            return self._address(store, token)
 
     def unsubscribe(self, token: str) -> Unsubscribed:
         """Unsubscribe whom a genuine token names; a forged token changes nothing."""
-        address = self.check(token)
-        if address is None:
-            return Unsubscribed(None)
-        return _leave(self.ctx, address, self.clock)
+        with self.ctx.open_store() as store:
+            address = self._address(store, token)
+            if address is None:
+                return Unsubscribed(None)
+            found = store.recipients.set_status(address, "unsubscribed", self.clock())
+            return Unsubscribed(address, found)
+
+    def _address(self, store: Store, token: str) -> str | None:
+        link_id = delivery.verify(self.key, delivery.UNSUBSCRIBE, token)
+        if link_id is None:
+            return delivery.verify_address(self.key, token)
+        recipient = store.recipients.by_link_id(link_id)
+        return None if recipient is None else recipient.address
 
 
 def unsubscribe(
@@ -212,7 +227,8 @@ def unsubscribe(
     """``bulletin unsubscribe``: by token (from a mailto request) or by address."""
     if "@" in token_or_address:
         return _leave(ctx, normalize_address(token_or_address), clock)
-    return Unsubscriber(ctx, clock).unsubscribe(token_or_address)
+    # Copied by hand out of a mail's subject line: blanks around it are not part of it.
+    return Unsubscriber(ctx, clock).unsubscribe(token_or_address.strip())
 
 
 def _leave(ctx: RunContext, address: str, clock: Clock) -> Unsubscribed:
