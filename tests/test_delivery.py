@@ -435,3 +435,21 @@ def test_a_message_the_caller_does_not_confirm_is_abandoned_unsent(
         assert smtp.submit(SENDER.address, bob.address, build(recipient=bob)).status == "sent"
     time.sleep(0.2)  # a late delivery of the abandoned ones would show up by now
     assert [to for _, to, _ in recorder.received] == [["bob@example.org"]]
+
+
+def test_a_reply_says_whether_it_refuses_the_recipient_alone() -> None:
+    with Server() as server, SmtpTransport("127.0.0.1", server.port, security="none") as smtp:
+        got = {
+            local: smtp.submit(SENDER.address, f"{local}@example.org", build())
+            for local in ("ann", "bad1", "busy1", "spam1", "drop1")
+        }
+    assert {local: (r.status, r.per_recipient) for local, r in got.items()} == {
+        "ann": ("sent", False),
+        "bad1": ("failed", True),  # 550 to RCPT
+        "busy1": ("deferred", True),  # 451 to RCPT
+        "spam1": ("failed", True),  # 554 to the end of DATA
+        # The connection's trouble, not the recipient's; lost before or after the end of the
+        # data was out, depending on the timing.
+        "drop1": (got["drop1"].status, False),
+    }
+    assert got["drop1"].status in ("deferred", "unknown")

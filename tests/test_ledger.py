@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from builders import DAY, NOW, WORLD, Clock, make_deployment, make_item, save_items, subscribe
 from bulletin import delivery, pipeline
+from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store
@@ -59,6 +62,7 @@ def test_every_recipient_gets_exactly_one_well_formed_message(
     assert set(server.mailbox.copies().values()) == {1}
     with Store.open(config.store_url) as store:
         key = store.unsubscribe_key()
+    unsubscriber = pipeline.Unsubscriber(pipeline.RunContext(config))
     ids = set()
     for message in server.mailbox.messages():
         to = message["To"].addresses[0]
@@ -70,7 +74,10 @@ def test_every_recipient_gets_exactly_one_well_formed_message(
         web, mail = (link.strip(" <>") for link in message["List-Unsubscribe"].split(","))
         assert web.startswith("https://news.example.org/unsubscribe?token=")
         assert mail.startswith("mailto:news@example.org?subject=unsubscribe%20")
-        assert delivery.verify(key, web.split("token=")[1]) == to.addr_spec
+        token = web.split("token=")[1]
+        assert mail.endswith(f"unsubscribe%20{token}")
+        assert delivery.verify(key, delivery.UNSUBSCRIBE, token) is not None
+        assert unsubscriber.check(token) == to.addr_spec and to.addr_spec[:9] not in token
         assert web in message.get_body(("html",)).get_content().replace("&amp;", "&")
         assert web in message.get_body(("plain",)).get_content()
         ids.add(message["Message-ID"])
@@ -319,3 +326,78 @@ def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
             steps = [row[3] for row in plan]
     assert any("ledger" in step and "(day=? AND address=?)" in step for step in steps), steps
     assert not any("ledger_status" in step for step in steps), steps
+
+
+# --- what pauses a send --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prefix, state",
+    [("bad", "failed"), ("spam", "failed"), ("busy", "deferred")],
+    ids=["550-to-rcpt", "554-after-data", "451-to-rcpt"],
+)
+def test_a_run_of_refused_recipients_does_not_pause_the_send(
+    tmp_path: Path, server: Server, prefix: str, state: str
+) -> None:
+    # Eighty refusals in a row, four times pause_after_errors: each says something about one
+    # address, nothing about the server, so the readers after them still get their copies.
+    refused = [f"{prefix}{i:03}@example.org" for i in range(80)]
+    config = setup(tmp_path, [*refused, *readers(20)], server.port)
+    report = send(config)
+    assert (report.paused, report.sent, getattr(report, state)) == ("", 20, 80)
+    assert sorted(server.mailbox.copies()) == readers(20)
+    assert {status for address, (status, _) in ledger(config).items() if address in refused} == {
+        state
+    }
+
+
+def test_connections_that_keep_dropping_still_pause_the_send(
+    tmp_path: Path, server: Server
+) -> None:
+    dropped = [f"drop{i:02}@example.org" for i in range(6)]
+    smtp = {"pause_after_errors": 3, "connections": 1}
+    config = setup(tmp_path, [*dropped, *readers(5)], server.port, smtp=smtp)
+    report = send(config)
+    assert report.paused and "connection" in report.paused
+    assert {status for address, (status, _) in ledger(config).items() if address in readers(5)} == {
+        "pending"
+    }
+
+
+# --- bulletin status --date ------------------------------------------------------------------
+
+
+def day_status(config: Config, *args: str) -> tuple[int, str]:
+    command = ["--config", str(config.root / "config.yaml"), "status", "--date", str(DAY), *args]
+    result = CliRunner().invoke(main, command)
+    return result.exit_code, result.stdout
+
+
+def test_the_status_of_a_day_as_json_lists_the_rows_that_need_a_look(tmp_path: Path) -> None:
+    with Server() as server:
+        config = setup(
+            tmp_path, ["bad1@example.org", "busy1@example.org", *readers(2)], server.port
+        )
+        send(config)
+    code, out = day_status(config, "--json")
+    found = json.loads(out)
+    assert code == 1 and (found["day"], found["ok"]) == (str(DAY), False)
+    assert found["counts"] == {
+        "pending": 0, "sending": 0, "sent": 2, "deferred": 1, "failed": 1, "unknown": 0
+    }  # fmt: skip
+    assert [(r["address"], r["status"], r["attempts"]) for r in found["trouble"]] == [
+        ("bad1@example.org", "failed", 1),
+        ("busy1@example.org", "deferred", 1),
+    ]
+    bad, busy = found["trouble"]
+    assert bad["next_attempt"] is None and "550 5.1.1 mailbox unavailable" in bad["reply"]
+    assert datetime.fromisoformat(busy["next_attempt"]) == NOW + timedelta(seconds=60)
+    assert "451 4.7.1" in busy["reply"]
+
+
+def test_the_status_of_a_day_all_sent_as_json_exits_0(tmp_path: Path) -> None:
+    config = setup(tmp_path, readers(2))  # the outbox
+    send(config)
+    code, out = day_status(config, "--json")
+    found = json.loads(out)
+    assert (code, found["ok"], found["counts"]["sent"], found["trouble"]) == (0, True, 2, [])

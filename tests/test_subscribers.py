@@ -43,11 +43,11 @@ def test_names_with_line_breaks_are_refused(store: Store) -> None:
 def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: Store) -> None:
     config = make_deployment(tmp_path)
     first = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock()
+        pipeline.RunContext(config), store, io.BytesIO(CSV.encode()), "list.csv", Clock()
     )
     later = Clock(NOW + timedelta(days=1))
     second = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", later
+        pipeline.RunContext(config), store, io.BytesIO(CSV.encode()), "list.csv", later
     )
     assert (first.merged.added, first.problems) == (2, [first.problems[0]])
     assert first.problems[0].startswith("list.csv:4: 'not-an-address'")
@@ -59,11 +59,10 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path, store: St
 
 def test_an_import_never_resubscribes_someone_who_left(tmp_path: Path, store: Store) -> None:
     config = make_deployment(tmp_path)
-    pipeline.import_csv(pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock())
+    ctx = pipeline.RunContext(config)
+    pipeline.import_csv(ctx, store, io.BytesIO(CSV.encode()), "list.csv", Clock())
     store.recipients.set_status("bob@example.org", "unsubscribed", NOW)
-    report = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock()
-    )
+    report = pipeline.import_csv(ctx, store, io.BytesIO(CSV.encode()), "list.csv", Clock())
     assert report.merged.kept_away == ["bob@example.org"]
     assert store.recipients.counts() == {"active": 1, "unsubscribed": 1, "bounced": 0}
 
@@ -72,20 +71,21 @@ def test_unknown_categories_are_refused(tmp_path: Path, store: Store) -> None:
     config = make_deployment(tmp_path)
     bad = "address,categories\nann@example.org,sport\n"
     report = pipeline.import_csv(
-        pipeline.RunContext(config), store, io.StringIO(bad), "x.csv", Clock()
+        pipeline.RunContext(config), store, io.BytesIO(bad.encode()), "x.csv", Clock()
     )
     assert "unknown categories: sport" in report.problems[0]
 
 
 def test_an_export_imports_back_to_the_same_list(tmp_path: Path, store: Store) -> None:
     config = make_deployment(tmp_path)
-    pipeline.import_csv(pipeline.RunContext(config), store, io.StringIO(CSV), "list.csv", Clock())
+    ctx = pipeline.RunContext(config)
+    pipeline.import_csv(ctx, store, io.BytesIO(CSV.encode()), "list.csv", Clock())
     store.recipients.set_status("bob@example.org", "bounced", NOW)
     exported = io.StringIO()
     assert pipeline.export_csv(store, exported) == 2
     with Store.open(f"sqlite:///{tmp_path}/other.db") as other:
-        exported.seek(0)
-        pipeline.import_csv(pipeline.RunContext(config), other, exported, "export.csv", Clock())
+        exported_bytes = io.BytesIO(exported.getvalue().encode())
+        pipeline.import_csv(ctx, other, exported_bytes, "export.csv", Clock())
         assert [(s.address, s.name, s.status, s.categories) for s in other.recipients.each()] == [
             (s.address, s.name, s.status, s.categories) for s in store.recipients.each()
         ]
@@ -127,3 +127,87 @@ def test_the_subscribers_commands(tmp_path: Path) -> None:
     result = runner.invoke(main, ["--config", str(path), "subscribers", "export"])
     assert result.stdout.splitlines()[0] == "address,name,status,categories,created,changed"
     assert "bob@" not in result.stdout and "exported 2 recipients" in result.stderr
+
+
+# --- files as they come: rows in other encodings, whole files in another one -----------------
+
+MIXED = (
+    b"email,name,categories\n"
+    b'ann@example.org,Ann,"world,\n'  # a quoted field over two lines: one row, lines 2-3
+    b'local-news"\n'
+    b"jorg@example.org,J\xf6rg,world\n"  # Latin-1, not UTF-8
+    b"zoe@example.org,Zo\xc3\xab,\n"
+    b'eve@example.org,"Eve\n'  # the byte that is not UTF-8 is on the row's second line
+    b'\xff",\n'
+    b"bob@example.org,Bob,\n"
+)
+
+
+def test_a_row_that_is_not_utf8_is_skipped_with_its_line_and_the_others_imported(
+    tmp_path: Path, store: Store
+) -> None:
+    config = make_deployment(tmp_path)
+    report = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.BytesIO(MIXED), "list.csv", Clock()
+    )
+    assert [p.split(": ")[0] for p in report.problems] == ["list.csv:4", "list.csv:6"]
+    assert all("not valid UTF-8" in p for p in report.problems)
+    assert [(s.address, s.name) for s in store.recipients.each()] == [
+        ("ann@example.org", "Ann"),
+        ("bob@example.org", "Bob"),
+        ("zoe@example.org", "Zoë"),
+    ]
+    ann = store.recipients.get("ann@example.org")
+    assert ann is not None and ann.categories == frozenset({"world", "local-news"})
+
+
+def test_a_row_with_a_line_break_in_its_name_is_skipped_and_the_others_imported(
+    tmp_path: Path, store: Store
+) -> None:
+    config = make_deployment(tmp_path)
+    data = b'email,name\nann@example.org,"Ann\nBcc: x@example.org"\nbob@example.org,Bob\n'
+    report = pipeline.import_csv(
+        pipeline.RunContext(config), store, io.BytesIO(data), "list.csv", Clock()
+    )
+    assert len(report.problems) == 1 and report.problems[0].startswith("list.csv:2: ")
+    assert [s.address for s in store.recipients.each()] == ["bob@example.org"]
+
+
+WHOLE_FILES = {
+    "utf-16": "email,name\nann@example.org,Ann Müller\n".encode("utf-16"),
+    "utf-16-le": "email,name\nann@example.org,Ann Müller\n".encode("utf-16-le"),
+    "latin-1": "email,name\nann@example.org,Ann Müller\nbob@example.org,Bob Æbelø\n".encode(
+        "latin-1"
+    ),
+    "latin-1-header": "adresse,prénom\nann@example.org,Ann\n".encode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("where", ["file", "stdin"])
+@pytest.mark.parametrize("encoding", list(WHOLE_FILES))
+def test_a_file_that_is_not_utf8_at_all_is_one_clear_error_and_changes_nothing(
+    tmp_path: Path, encoding: str, where: str
+) -> None:
+    path = make_deployment(tmp_path).root / "config.yaml"
+    (tmp_path / "list.csv").write_bytes(WHOLE_FILES[encoding])
+    command = ["--config", str(path), "subscribers", "import"]
+    if where == "file":
+        result = CliRunner().invoke(main, [*command, str(tmp_path / "list.csv")])
+    else:
+        result = CliRunner().invoke(main, [*command, "-"], input=WHOLE_FILES[encoding])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    name = str(tmp_path / "list.csv") if where == "file" else "stdin"
+    assert result.stderr.startswith(f"error: {name}: not UTF-8")
+    assert "save it as UTF-8" in result.stderr
+    with Store.open(f"sqlite:///{tmp_path}/var/bulletin.db") as store:
+        assert list(store.recipients.each()) == []
+
+
+def test_standard_input_is_imported_row_by_row_too(tmp_path: Path) -> None:
+    path = make_deployment(tmp_path).root / "config.yaml"
+    command = ["--config", str(path), "subscribers", "import", "-"]
+    result = CliRunner().invoke(main, command, input=MIXED)
+    assert result.exit_code == 1
+    assert "skipped: stdin:4: not valid UTF-8" in result.stderr
+    assert "3 added, 0 updated, 0 unchanged, 2 skipped" in result.stdout

@@ -182,6 +182,7 @@ class Delivery:
     reply: str
     message_id: str
     sent: datetime | None
+    link_id: str | None = None  # the recipient's, for their signed links; None: off the list
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,10 @@ def subscribers_import(state: Context, file: Path) -> None:
     """Merge a CSV file (columns address or email, and optionally name, categories, status)."""
     with pipeline.mailing_list(state.run_context()) as mailing:
         if str(file) == "-":
-            report = mailing.import_csv(sys.stdin, "stdin")
+            report = mailing.import_csv(sys.stdin.buffer, "stdin")
         else:
             try:
-                with file.open(encoding="utf-8-sig", newline="") as handle:
+                with file.open("rb") as handle:
                     report = mailing.import_csv(handle, shown(file))
             except OSError as error:
                 raise BulletinError(f"cannot read {file}: {error.strerror}") from None
@@ -179,7 +179,9 @@ def _print_send(report: pipeline.SendReport) -> None:
 
 @main.command()
 @date_option("Only the deliveries of this digest's day.")
-@click.option("--json", "as_json", is_flag=True, help="Print the service's state as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the service's state (or the day's) as JSON."
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when all is well.")
 @click.option(
     "--health",
@@ -198,7 +200,7 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     ctx = state.run_context()
     config = ctx.config
     if day is not None:
-        _day_status(ctx, day)
+        _day_status(ctx, day, as_json)
         return
     found = pipeline.service_status(ctx)
     code = (3 if found.state == "stale" else 0) if health else found.exit_code
@@ -209,8 +211,11 @@ def status(state: Context, day: date | None, as_json: bool, quiet: bool, health:
     sys.exit(code)
 
 
-def _day_status(ctx: pipeline.RunContext, day: date) -> None:
+def _day_status(ctx: pipeline.RunContext, day: date, as_json: bool) -> None:
     found = pipeline.day_status(ctx, day)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=1, ensure_ascii=False))
+        sys.exit(0 if found.ok else 1)
     total = sum(found.counts.values())
     click.secho(f"digest of {found.day}: {total} recipients", bold=True)
     click.echo("  " + ", ".join(f"{n} {s}" for s, n in found.counts.items()))
@@ -276,7 +281,8 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
     left = pipeline.unsubscribe(state.run_context(), token_or_address)
     if left.address is None:
         raise BulletinError(
-            "that token is not genuine: nothing was changed",
+            "that token is not genuine, or names someone deleted from the list: nothing was "
+            "changed",
             hint="copy the whole token from the unsubscribe request, or give the address",
         )
     if not left.found:

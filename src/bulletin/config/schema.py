@@ -220,7 +220,11 @@ class SmtpConfig(Section):
         0, ge=0, description="At most this many messages per second in all; 0: no limit."
     )
     pause_after_errors: int = Field(
-        20, ge=1, description="Stop the send after this many failed messages in a row."
+        20,
+        ge=1,
+        description="Pause the send after this many failures in a row of the server or "
+        "session (connect, 421, TLS, login, timeouts, drops); a recipient refused alone "
+        "(4xx/5xx to RCPT or after DATA) is recorded and the send goes on.",
     )
 
 

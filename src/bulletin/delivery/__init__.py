@@ -1,11 +1,11 @@
 """Rendered digests to email messages, and messages to a Maildir outbox or an SMTP server.
 
 The only package speaking SMTP (``smtp``) and signing DKIM (``dkim``). ``message`` builds each
-recipient's message from a template made once per digest variant; ``tokens`` signs the
-unsubscribe links; ``outbox`` stores messages once per key. What to send and what became of it
-is the pipeline's and the store's business: this package never touches the ledger itself;
-``send_loop`` works through a day's rows over N connections (``transports``: to an SMTP
-server or the outbox), driving the ledger through the
+recipient's message from a template made once per digest variant; ``tokens`` signs links
+(a recipient's opaque id, for a named purpose); ``outbox`` stores messages once per key. What
+to send and what became of it is the pipeline's and the store's business: this package never
+touches the ledger itself; ``send_loop`` works through a day's rows over N connections
+(``transports``: to an SMTP server or the outbox), driving the ledger through the
 small interface it defines (``LedgerPort``).
 """
 
@@ -31,11 +31,12 @@ from bulletin.delivery.send_loop import (
     Tally,
 )
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
-from bulletin.delivery.tokens import sign, verify
+from bulletin.delivery.tokens import UNSUBSCRIBE, sign, verify, verify_address
 from bulletin.delivery.transports import SmtpServer, Transport, channels
 
 __all__ = [
     "POLICY",
+    "UNSUBSCRIBE",
     "Channel",
     "DkimSigner",
     "LedgerPort",
@@ -63,4 +64,5 @@ __all__ = [
     "outbox_name",
     "sign",
     "verify",
+    "verify_address",
 ]

@@ -9,8 +9,10 @@ connection is left for the next run to call ``unknown``. The channel sends the m
 that transaction commits and waits for it only before the end of the data, the point from
 which the server may have the message.
 
-4xx replies defer a row with exponential backoff up to a limit, 5xx fail it, and the run
-stops itself (``paused``) after too many failures in a row, leaving the rest pending.
+4xx replies defer a row with exponential backoff up to a limit, 5xx fail it. The run stops
+itself (``paused``), leaving the rest pending, after too many failures in a row of the server
+or session (no session, 421, TLS or login refused, timeouts, drops); a recipient refused alone
+(``Result.per_recipient``) is recorded and the send goes on past any run of dead addresses.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class Tally:
     unknown: int = 0
     paused: str = ""  # why the run stopped early, if it did
     interrupted: bool = False
-    errors_in_a_row: int = 0
+    errors_in_a_row: int = 0  # failures that were not one recipient's, since the last sent
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -221,7 +223,7 @@ class SendLoop:
             channel.close()
         if not claim.wait():  # the row was not ours: whatever the channel did is void
             return None
-        self._count(result.status, result.reply)
+        self._count(result)
         return self._outcome(row, result, message_id)
 
     def _open(self, channel: Channel) -> bool:
@@ -231,7 +233,7 @@ class SendLoop:
             try:
                 channel.open()
             except SessionError as error:
-                self._count("error", error.message)
+                self._trouble(error.message)
                 if not error.transient:
                     self._pause(error.message)
                     return False
@@ -252,12 +254,18 @@ class SendLoop:
             row.day, row.address, status, reply, message_id, self.settings.transport, next_attempt
         )
 
-    def _count(self, status: str, reply: str) -> None:
+    def _count(self, result: Result) -> None:
+        """A message sent ends a run of failures; a recipient refused alone leaves it as is."""
+        if result.status == "sent":
+            with self.tally.lock:
+                self.tally.errors_in_a_row = 0
+        elif not result.per_recipient:
+            self._trouble(result.reply)
+
+    def _trouble(self, reply: str) -> None:
+        """One more failure in a row that is not one recipient's; pause at the limit."""
         tally = self.tally
         with tally.lock:
-            if status == "sent":
-                tally.errors_in_a_row = 0
-                return
             tally.errors_in_a_row += 1
             if tally.errors_in_a_row >= self.settings.pause_after_errors:
                 self._pause(f"{tally.errors_in_a_row} failures in a row; the last: {reply}")

@@ -4,8 +4,11 @@ message a ``Result`` that says what the server's replies mean for that recipient
 ``submit`` tells apart the two ways a lost connection can go (RFC 5321 6.1): lost before the
 end of the data was sent, the server cannot have the message and it may be sent again
 (``deferred``); lost after, waiting for the server's answer, it may have it (``unknown``).
-Replies: 2xx sent, 4xx deferred (try later), 5xx failed for that recipient. When the server
-offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write.
+Replies: 2xx sent, 4xx deferred (try later), 5xx failed for that recipient. A refusal of the
+recipient (a 4xx or 5xx to RCPT) or of this message (to the end of the data) says nothing
+about the server, and its ``Result`` says so (``per_recipient``); a refused MAIL or DATA, a 421,
+a lost connection are the session's trouble. When the server offers PIPELINING (RFC 2920),
+MAIL, RCPT and DATA go out in one write.
 
 A caller that must record something before the server can have the message (the ledger's
 claim) passes ``ready``: everything up to the end of the data is sent while it is being
@@ -33,11 +36,13 @@ Status = Literal["sent", "deferred", "failed", "unknown"]
 
 @dataclass(frozen=True)
 class Result:
-    """What became of one message: its ledger status, the reply, whether to reconnect."""
+    """What became of one message: its ledger status, the reply, whether to reconnect, and
+    whether the server refused this recipient or message alone (its session is fine)."""
 
     status: Status
     reply: str
     reconnect: bool = False
+    per_recipient: bool = False
 
 
 class SessionError(DeliveryError):
@@ -213,10 +218,12 @@ class SmtpTransport:
         if code == 421:  # the server is closing the session (RFC 5321 3.8)
             self.close()
             return Result("deferred", reply, reconnect=True)
+        # A session that could not even be reset after the refusal is in trouble itself.
+        alone = stage in _PER_RECIPIENT and self.is_open
         if 400 <= code < 500:
-            return Result("deferred", reply, reconnect=not self.is_open)
+            return Result("deferred", reply, reconnect=not self.is_open, per_recipient=alone)
         if 500 <= code < 600:
-            return Result("failed", reply, reconnect=not self.is_open)
+            return Result("failed", reply, reconnect=not self.is_open, per_recipient=alone)
         self.close()
         return Result("deferred", f"{stage}: unexpected reply {code}", reconnect=True)
 
@@ -292,6 +299,9 @@ class SmtpTransport:
 
 _STAGES = ("MAIL", "RCPT", "DATA")
 _WANTED = ((250,), (250, 251), (354,))
+# The replies that judge one recipient or one message: RCPT (RFC 5321 3.3: "no such user")
+# and the end of the data (content refused as spam, a quota). MAIL and DATA judge the session.
+_PER_RECIPIENT = ("RCPT", "end of DATA")
 
 
 def _dot_stuffed(message: bytes) -> bytes:

@@ -48,7 +48,7 @@ def preview_digest(
     day = day or ctx.today(clock)
     with ctx.open_store(dry_run=True) as store:
         count, rendered = Digests(ctx, store).render([day])
-    link = unsubscribe_url(ctx, SAMPLE_RECIPIENT)
+    link = unsubscribe_url(ctx)
     return Preview(day, count, rendered, link, ctx.digest.send_empty)
 
 

@@ -75,6 +75,7 @@ def send_rows(
     with store.ledger.lock():
         now = clock()
         store.recipients.sync_config(list(ctx.recipients), now)
+        store.recipients.fill_link_ids()  # no message may go out without its opaque link
         report.reaped = store.ledger.reap(now)
         if retry_unknown:
             report.retried_unknown = store.ledger.retry_unknown(day, now)
@@ -153,9 +154,10 @@ def send_day(
 # --- from a ledger row to the recipient's message ----------------------------------------------
 
 
-def unsubscribe_links(ctx: RunContext, key: bytes, address: str) -> delivery.Unsubscribe:
-    """Where ``address`` leaves the list: the web endpoint and a mail, both with its token."""
-    token = delivery.sign(key, address)
+def unsubscribe_links(ctx: RunContext, key: bytes, link_id: str) -> delivery.Unsubscribe:
+    """Where the recipient with ``link_id`` leaves the list: the web endpoint and a mail, both
+    with the same token (``bulletin unsubscribe TOKEN`` reads the mail's)."""
+    token = delivery.sign(key, delivery.UNSUBSCRIBE, link_id)
     url = ctx.unsubscribe_url
     return delivery.Unsubscribe(
         url=f"{url}{'&' if '?' in url else '?'}token={token}",
@@ -163,9 +165,14 @@ def unsubscribe_links(ctx: RunContext, key: bytes, address: str) -> delivery.Uns
     )
 
 
-def unsubscribe_url(ctx: RunContext, recipient: Recipient, key: bytes | None = None) -> str:
+PREVIEW_LINK_ID = "this-is-only-a-preview"  # no recipient has it: a preview's link is void
+
+
+def unsubscribe_url(
+    ctx: RunContext, link_id: str = PREVIEW_LINK_ID, key: bytes | None = None
+) -> str:
     """A recipient's unsubscribe URL; without the store's ``key``, a preview's (not valid)."""
-    links = unsubscribe_links(ctx, key or b"preview only", recipient.address)
+    links = unsubscribe_links(ctx, key or b"preview only", link_id)
     return links.url or links.mailto or ""
 
 
@@ -193,8 +200,10 @@ class Messages:
 
     def render(self, row: Delivery) -> tuple[bytes, str]:
         """The row's message, signed if configured, and its Message-ID."""
+        if row.link_id is None:  # deleted since the row was read: its claim fails too
+            raise BulletinError(f"{row.address} is no longer on the list")
         recipient = Recipient(row.address, row.name)
-        links = unsubscribe_links(self.ctx, self.key, row.address)
+        links = unsubscribe_links(self.ctx, self.key, row.link_id)
         message_id = delivery.message_id(self.day, self.ctx.site, recipient)
         message = self._template(row.variant).render(recipient, links, message_id)
         if self.settings.signer is not None:

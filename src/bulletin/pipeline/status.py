@@ -232,6 +232,24 @@ class DayStatus:
         """Whether every row is sent."""
         return all_sent(self.counts)
 
+    def as_dict(self) -> dict[str, Any]:
+        """For `bulletin status --date D --json`."""
+        return {
+            "day": _iso(self.day),
+            "ok": self.ok,
+            "counts": self.counts,
+            "trouble": [
+                {
+                    "address": row.address,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "next_attempt": _iso(row.next_attempt),
+                    "reply": row.reply,
+                }
+                for row in self.trouble
+            ],
+        }
+
 
 def day_status(ctx: RunContext, day: date | None = None, limit: int = 200) -> DayStatus:
     """The ledger of ``day`` (default: the latest day sent)."""

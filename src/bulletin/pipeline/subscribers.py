@@ -6,7 +6,10 @@ operator's commands read or change it.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from bulletin.store import (
     MergeReport,
     Store,
     Subscriber,
+    check_name,
     normalize_address,
 )
 
@@ -49,16 +53,18 @@ class ImportReport:
 
 
 def import_csv(
-    ctx: RunContext, store: Store, handle: IO[str], name: str, clock: Clock
+    ctx: RunContext, store: Store, handle: IO[bytes], name: str, clock: Clock
 ) -> ImportReport:
     """Merge the rows of a CSV file (address or email, name, categories, status) into the list.
 
-    Bad rows are reported by line and skipped. Importing the same file twice changes nothing;
-    an import never re-subscribes someone who left.
+    Each row is judged on its own: a bad one (not UTF-8, a bad address, a line break in a name)
+    is reported by the line it starts on and skipped. A file that is not UTF-8 at all is
+    refused whole, before anything changes. Importing the same file twice changes nothing; an
+    import never re-subscribes someone who left.
     """
     report = ImportReport()
-    reader = csv.DictReader(handle)
-    fields = {f.strip().lower(): f for f in reader.fieldnames or []}
+    (_, header), *rows = _utf8_rows(handle.read(), name) or [(1, [])]
+    fields = {f.strip().lower(): f for f in header}
     column = fields.get("address") or fields.get("email")
     if column is None:
         raise BulletinError(
@@ -66,10 +72,11 @@ def import_csv(
         )
 
     def entries() -> Iterator[ListEntry]:
-        for row in reader:
-            line = reader.line_num
+        for line, values in rows:
             try:
-                yield _entry(ctx, row, column, fields)
+                if any(map(_NOT_UTF8.search, values)):
+                    raise BulletinError(f"not valid UTF-8: {_shown_row(values)}")
+                yield _entry(ctx, dict(zip(header, values, strict=False)), column, fields)
             except BulletinError as error:
                 report.problems.append(f"{name}:{line}: {error.message}")
 
@@ -77,9 +84,71 @@ def import_csv(
     return report
 
 
+# Bytes that are not UTF-8, as the "surrogateescape" error handler keeps them (PEP 383).
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_NOT_UTF8_HINT = (
+    'save it as UTF-8 (a spreadsheet\'s "CSV UTF-8"; or `iconv -f WINDOWS-1252 -t UTF-8`) '
+    "and import it again"
+)
+
+
+def _utf8_rows(data: bytes, name: str) -> list[tuple[int, list[str]]]:
+    """The file's CSV records with the line each starts on, or a BulletinError when the file is
+    not UTF-8 at all. Bytes that are not UTF-8 stay in their record as lone surrogates, so a
+    bad byte never moves a record's bounds (commas, quotes and line ends are ASCII, and stay
+    themselves): the csv module still sees quoted fields over several lines whole."""
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        raise BulletinError(
+            f"{name}: not UTF-8 but UTF-16 (it starts with its byte order mark)", _NOT_UTF8_HINT
+        )
+    data = data.removeprefix(codecs.BOM_UTF8)
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
+    rows, start = [], 1
+    try:
+        for values in reader:
+            if values:
+                rows.append((start, values))
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise BulletinError(f"{name}:{start}: not a CSV row: {error}") from None
+    if rows:
+        _check_utf8(rows, name)
+    return rows
+
+
+def _check_utf8(rows: list[tuple[int, list[str]]], name: str) -> None:
+    """Refuse a file in another encoding at once, rather than skip each of its rows."""
+    header = "".join(rows[0][1])
+    if "\x00" in header:
+        raise BulletinError(
+            f"{name}: not UTF-8: its first line holds NUL bytes, as UTF-16 does", _NOT_UTF8_HINT
+        )
+    if _NOT_UTF8.search(header):
+        raise BulletinError(
+            f"{name}: not UTF-8: its first line is in another encoding", _NOT_UTF8_HINT
+        )
+    bad = [line for line, values in rows if any(map(_NOT_UTF8.search, values))]
+    # A file of another 8-bit encoding shows only bad rows where it leaves ASCII; a UTF-8
+    # file with a damaged row or two also has good ones.
+    damaged = set(bad)
+    some_good = any(not "".join(v).isascii() for line, v in rows if line not in damaged)
+    if len(bad) > 1 and not some_good:
+        lines = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        raise BulletinError(
+            f"{name}: not UTF-8: every row beyond ASCII is in another encoding (lines {lines})",
+            _NOT_UTF8_HINT,
+        )
+
+
+def _shown_row(values: list[str]) -> str:
+    text = ",".join(values).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return repr(text[:60] + ("..." if len(text) > 60 else ""))
+
+
 def _entry(ctx: RunContext, row: dict[str, str], column: str, fields: dict[str, str]) -> ListEntry:
     address = normalize_address(row.get(column) or "")
-    name = (row.get(fields["name"]) or "") if "name" in fields else ""
+    # Checked here too, so a bad name skips its row instead of stopping the whole merge.
+    name = check_name((row.get(fields["name"]) or "") if "name" in fields else "")
     status = ((row.get(fields["status"]) or "") if "status" in fields else "").strip() or "active"
     if status not in STATUSES:
         raise BulletinError(f"unknown status {status!r} (use {', '.join(STATUSES)})")
@@ -118,7 +187,11 @@ class Unsubscribed:
 
 
 class Unsubscriber:
-    """Turns unsubscribe tokens into unsubscribed recipients (``bulletin web`` uses it)."""
+    """Turns unsubscribe tokens into unsubscribed recipients (``bulletin web`` uses it).
+
+    A token names a recipient's link id, which the store maps back to them; a token of the
+    first format, from a digest sent before link ids, names the address itself.
+    """
 
     def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
         self.ctx, self.clock = ctx, clock
@@ -126,15 +199,26 @@ class Unsubscriber:
             self.key = ctx.unsubscribe_key(store)
 
     def check(self, token: str) -> str | None:
-        """The address a genuine token names; None for a forged or damaged one."""
-        return delivery.verify(self.key, token)
+        """The address a genuine token names; None for a forged or damaged one, or for one
+        whose recipient was deleted from the list since."""
+        with self.ctx.open_store() as store:
+            return self._address(store, token)
 
     def unsubscribe(self, token: str) -> Unsubscribed:
         """Unsubscribe whom a genuine token names; a forged token changes nothing."""
-        address = self.check(token)
-        if address is None:
-            return Unsubscribed(None)
-        return _leave(self.ctx, address, self.clock)
+        with self.ctx.open_store() as store:
+            address = self._address(store, token)
+            if address is None:
+                return Unsubscribed(None)
+            found = store.recipients.set_status(address, "unsubscribed", self.clock())
+            return Unsubscribed(address, found)
+
+    def _address(self, store: Store, token: str) -> str | None:
+        link_id = delivery.verify(self.key, delivery.UNSUBSCRIBE, token)
+        if link_id is None:
+            return delivery.verify_address(self.key, token)
+        recipient = store.recipients.by_link_id(link_id)
+        return None if recipient is None else recipient.address
 
 
 def unsubscribe(
@@ -143,7 +227,8 @@ def unsubscribe(
     """``bulletin unsubscribe``: by token (from a mailto request) or by address."""
     if "@" in token_or_address:
         return _leave(ctx, normalize_address(token_or_address), clock)
-    return Unsubscriber(ctx, clock).unsubscribe(token_or_address)
+    # Copied by hand out of a mail's subject line: blanks around it are not part of it.
+    return Unsubscriber(ctx, clock).unsubscribe(token_or_address.strip())
 
 
 def _leave(ctx: RunContext, address: str, clock: Clock) -> Unsubscribed:
@@ -182,7 +267,7 @@ class MailingList:
         """How many recipients are in each status."""
         return self.store.recipients.counts()
 
-    def import_csv(self, handle: IO[str], name: str) -> ImportReport:
+    def import_csv(self, handle: IO[bytes], name: str) -> ImportReport:
         """Merge a CSV file into the list (see ``import_csv``)."""
         return import_csv(self.ctx, self.store, handle, name, self.clock)
 

@@ -81,19 +81,19 @@ def pages_by_address(
     conditions: tuple[Any, ...],
     convert: Callable[[Any], T],
     size: int = 500,
+    joined: tuple[Any, Any] | None = None,
 ) -> Iterator[T]:
-    """Rows of ``table`` matching ``conditions`` in address order, one page per transaction.
+    """Rows of ``table`` matching ``conditions`` in address order, one page per transaction;
+    ``joined`` (a join of ``table`` and a column of the other table) adds that column.
 
     Keyset paging keeps memory flat on a list of any length and holds no transaction open
     while the caller works on a page (a send can take hours).
     """
+    base = select(table) if joined is None else select(table, joined[1]).select_from(joined[0])
     after = ""
     while True:
         query = (
-            select(table)
-            .where(*conditions, table.c.address > after)
-            .order_by(table.c.address)
-            .limit(size)
+            base.where(*conditions, table.c.address > after).order_by(table.c.address).limit(size)
         )
         with transaction(engine) as connection:
             page = [convert(row._mapping) for row in connection.execute(query)]

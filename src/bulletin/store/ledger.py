@@ -161,8 +161,11 @@ class Ledger:
         return self._pages(ledger.c.day == day, _due(now))
 
     def _pages(self, *conditions: Any) -> Iterator[Delivery]:
-        """The rows matching ``conditions``, by address, a page at a time."""
-        return pages_by_address(self.engine, ledger, conditions, _delivery, _PAGE)
+        """The rows matching ``conditions``, by address, a page at a time, each with its
+        recipient's link id (None once they are off the list)."""
+        return pages_by_address(
+            self.engine, ledger, conditions, _delivery, _PAGE, joined=_WITH_LINK_ID
+        )
 
     def apply(
         self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime
@@ -255,6 +258,14 @@ class Ledger:
         kept = self.issue(issue.day, issue.variant)
         assert kept is not None
         return kept
+
+
+# The link id is read from the recipient when the row is, not copied at planning: a recipient
+# removed and added again since gets the new one, which is the one the store knows.
+_WITH_LINK_ID = (
+    ledger.outerjoin(recipients, recipients.c.address == ledger.c.address),
+    recipients.c.link_id,
+)
 
 
 def _due(now: datetime) -> Any:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bulletin.errors import StoreError
 from bulletin.store.connect import pages_by_address, transaction
-from bulletin.store.schema import recipients
+from bulletin.store.schema import fill_link_ids, recipients
 
 STATUSES = ("active", "unsubscribed", "bounced")
 Change = Literal["added", "updated", "unchanged"]
@@ -39,6 +39,7 @@ class Subscriber:
     origin: str
     created: datetime
     changed: datetime
+    link_id: str | None = None  # stands for them in signed links; None only before a send
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,22 @@ class Recipients:
         with transaction(self.engine) as connection:
             row = connection.execute(query).first()
         return None if row is None else _subscriber(row._mapping)
+
+    def by_link_id(self, link_id: str) -> Subscriber | None:
+        """The recipient a link id stands for, if they are still on the list."""
+        query = select(recipients).where(recipients.c.link_id == link_id)
+        with transaction(self.engine) as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _subscriber(row._mapping)
+
+    def fill_link_ids(self) -> int:
+        """Give a link id to every recipient without one; returns how many got one.
+
+        Every insert through SQLAlchemy draws one already: this catches rows written another
+        way, so that no message goes out without its opaque link.
+        """
+        with transaction(self.engine) as connection:
+            return fill_link_ids(connection)
 
     def add(self, entry: ListEntry, now: datetime) -> Change:
         """Add a recipient, or update and re-activate the one with that address."""
@@ -285,4 +302,5 @@ def _subscriber(row: Any) -> Subscriber:
         origin=row["origin"],
         created=row["created"],
         changed=row["changed"],
+        link_id=row["link_id"],
     )

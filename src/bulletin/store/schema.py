@@ -4,11 +4,14 @@ Each migration is a step recorded in ``schema_version``; a released step is neve
 change is a new step. Version 1 holds items, runs and the first, simple delivery record;
 version 2 adds the mailing list, the delivery ledger, the frozen content of each digest sent,
 and a few named settings (the store's own unsubscribe key); version 3 records what became of
-each day's digest (so a day is planned once) and gives runs an id for logs and their counts.
+each day's digest (so a day is planned once) and gives runs an id for logs and their counts;
+version 4 gives each recipient a random link id, which stands for them in signed links
+instead of their address.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -25,10 +28,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     insert,
     inspect,
     literal,
     select,
+    update,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -120,6 +125,12 @@ deliveries = Table(
 
 # --- version 2 ---------------------------------------------------------------------------------
 
+
+def new_link_id() -> str:
+    """A recipient's link id: 128 random bits, base64url, telling nothing about them."""
+    return secrets.token_urlsafe(16)
+
+
 recipients = Table(
     "recipients",
     metadata,
@@ -134,6 +145,10 @@ recipients = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("changed", UtcDateTime, nullable=False),
     Index("recipients_status_address", "status", "address"),
+    # Version 4: what stands for the recipient in signed links (see delivery/tokens.py), so a
+    # link shows nobody who they are. Every insert through SQLAlchemy draws one.
+    Column("link_id", String(64), default=new_link_id),
+    Index("recipients_link_id", "link_id", unique=True),
 )
 
 # The content each variant of a day's digest went out with, frozen when its sending began, so
@@ -268,10 +283,38 @@ def _create_v3(connection: Connection) -> None:
     )
 
 
+def _create_v4(connection: Connection) -> None:
+    # ``recipients`` is declared with the link id, so a store created from version 4 on (or
+    # from version 2 by this code) has the column and its index already; an older one gets
+    # them here, and every recipient gets an id, so the links of the next send are opaque.
+    present = {column["name"] for column in inspect(connection).get_columns(recipients.name)}
+    if "link_id" not in present:
+        kind = recipients.c.link_id.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {recipients.name} ADD COLUMN link_id {kind}")
+    fill_link_ids(connection)
+    indexes = {index["name"] for index in inspect(connection).get_indexes(recipients.name)}
+    for index in recipients.indexes:
+        if index.name not in indexes:
+            index.create(connection)
+
+
+def fill_link_ids(connection: Connection) -> int:
+    """Give a link id to each recipient without one; returns how many got one."""
+    c = recipients.c
+    missing = connection.execute(select(c.id).where(c.link_id.is_(None))).scalars().all()
+    if missing:
+        connection.execute(
+            update(recipients).where(c.id == bindparam("b_id")).values(link_id=bindparam("b_link")),
+            [{"b_id": key, "b_link": new_link_id()} for key in missing],
+        )
+    return len(missing)
+
+
 #: The schema's history. Append a step to change the schema; never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "items, runs and deliveries", _create_v1),
     (2, "recipients, the delivery ledger, issues and settings", _create_v2),
     (3, "the record of each day's digest, run ids and counts", _create_v3),
+    (4, "a random link id for each recipient, for links that do not show the address", _create_v4),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
