@@ -59,7 +59,7 @@ def notify_hub(
     report: FeedsReport | None,
     dry_run: bool = False,
     attempts: int = ATTEMPTS,
-    pause: float = PAUSE,
+    pause: float | None = None,
 ) -> Ping | None:
     """Ping the hub, in the background, if there is one and the build changed a feed."""
     hub = ctx.feeds.hub
@@ -70,7 +70,9 @@ def notify_hub(
         return None
     ping = Ping(hub, tuple(topics))
     worker = threading.Thread(
-        target=_send, args=(ping, ctx.user_agent, attempts, pause), name="websub-ping"
+        target=_send,
+        args=(ping, ctx.user_agent, attempts, PAUSE if pause is None else pause),
+        name="websub-ping",
     )
     worker.start()
     return ping

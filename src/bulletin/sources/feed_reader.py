@@ -194,7 +194,8 @@ def _entry(entry: Any, url: str) -> Entry:
         html=_html_of(body),
         base=(body or {}).get("base") or url,
         published=_moment(entry.get("published_parsed") or entry.get("created_parsed")),
-        updated=_moment(entry.get("updated_parsed")),
+        # dict.get: feedparser's own get() falls back to the published date, with a warning.
+        updated=_moment(dict.get(entry, "updated_parsed")),
         categories=tuple(t.strip() for t in tags if t and t.strip()),
         language=_language(language),
         author=_strip(entry.get("author")),
