@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -54,14 +54,14 @@ class FeedStates:
     ) -> SaveReport:
         """Store a fetch's items and its state in one transaction."""
         with transaction(self.engine) as connection:
-            report = save_batch(connection, keep_first_dates(connection, batch), source, now, True)
+            report = save_batch(connection, batch, source, now, write=True, keep_day=True)
             put_state(connection, state)
             return report
 
     def preview(self, batch: Sequence[Item], now: datetime) -> SaveReport:
         """What ``save_with_items`` would store, writing nothing."""
         with transaction(self.engine) as connection:
-            return save_batch(connection, keep_first_dates(connection, batch), "", now, False)
+            return save_batch(connection, batch, "", now, write=False, keep_day=True)
 
     def reset(self, source: str) -> bool:
         """Forget a source's state (a disabled one is fetched again); whether it had one."""
@@ -77,23 +77,6 @@ def put_state(connection: Connection, state: FeedState) -> None:
     )
     if not changed.rowcount:
         connection.execute(insert(feed_state).values(**values))
-
-
-def keep_first_dates(connection: Connection, batch: Sequence[Item]) -> list[Item]:
-    """The items, those already stored given back the day and time they were stored with."""
-    known: dict[str, tuple[date, datetime]] = {}
-    ids = [item.id for item in batch]
-    for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
-        query = select(items.c.id, items.c.day, items.c.published).where(
-            items.c.id.in_(ids[start : start + 500])
-        )
-        known.update({row.id: (row.day, row.published) for row in connection.execute(query)})
-    return [
-        item.with_updates(day=known[item.id][0], published=known[item.id][1])
-        if item.id in known
-        else item
-        for item in batch
-    ]
 
 
 def source_counts(engine: Engine) -> dict[str, tuple[int, datetime | None]]:
