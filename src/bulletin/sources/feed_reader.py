@@ -127,7 +127,7 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> ParsedFeed:
             "content-type": "application/xml; charset=utf-8",
             "content-location": url,
         },
-        resolve_relative_uris=True,
+        resolve_relative_uris=False,  # nh3 resolves them, against the base feedparser gives
         sanitize_html=False,  # bulletin's own allow-list is applied to every body
     )
     if not parsed.get("version"):
