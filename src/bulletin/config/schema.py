@@ -48,6 +48,13 @@ def _check_address(value: str) -> str:
     return value
 
 
+def _check_http_url(value: str | None) -> str | None:
+    """``value`` if it is unset or an absolute http(s) URL."""
+    if value is not None and not re.match(r"https?://[^/\s]+", value):
+        raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
+    return value
+
+
 class SiteConfig(Section):
     title: str = Field("bulletin", description="The newsroom's name, shown in feeds and digests.")
     description: str = Field(
@@ -164,9 +171,7 @@ class SourceConfig(Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://[^/\s]+", value):
-            raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
-        return value
+        return _check_http_url(value)
 
     @field_validator("min_interval", mode="before")
     @classmethod
@@ -243,9 +248,7 @@ class FeedsConfig(Section):
     @field_validator("websub_hub")
     @classmethod
     def _hub_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"https?://[^/\s]+", value):
-            raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
-        return value
+        return _check_http_url(value)
 
     @field_validator("rss_path", "atom_path", "json_path", "opml_path", "index_path")
     @classmethod
