@@ -70,7 +70,7 @@ def read_feeds(
     due = [read for read in reads if is_due(read.state, now)]
     with feed_client(ctx) as client, ThreadPoolExecutor(max(1, min(workers, len(due)))) as pool:
         for read, (state, result) in zip(
-            due, pool.map(lambda r: _fetch_and_read(client, r, now), due), strict=True
+            due, pool.map(lambda r: _guarded(client, r, now), due), strict=True
         ):
             read.state, read.result, read.fetched = state, result, True
     for read in reads:
@@ -100,6 +100,19 @@ def _state_for(source: FeedSource | None, stored: FeedState | None) -> FeedState
     if stored is None or stored.url != source.url:
         return FeedState(source.name, source.url)
     return stored
+
+
+def _guarded(client: Client, read: FeedRead, now: datetime) -> tuple[FeedState, ReadResult]:
+    """``_fetch_and_read``, a bug in it costing this source its collect, not the others'."""
+    try:
+        return _fetch_and_read(client, read, now)
+    except Exception as error:
+        _log.exception("feed source failed", extra={"fields": {"source": read.source.name}})
+        assert read.source.feed is not None
+        why = f"unexpected {type(error).__name__}: {error}"
+        state = failed(read.state, read.source.feed, why, now)
+        message = f"source {read.source.name}: {why} (a bug: run with --debug and report it)"
+        return state, ReadResult(problems=(InputProblem(read.source.shown, None, message),))
 
 
 def _fetch_and_read(client: Client, read: FeedRead, now: datetime) -> tuple[FeedState, ReadResult]:
