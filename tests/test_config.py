@@ -53,7 +53,8 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
     assert found[0].startswith('config.yaml:2: site.timezone: unknown time zone "Mars/Olympus"')
     assert found[1].startswith("config.yaml:3: site.base_url: expected an absolute http(s) URL")
     assert found[2] == (
-        "config.yaml:6: sources[0].kind: expected one of 'listing' or 'directory', got \"listin\""
+        "config.yaml:6: sources[0].kind: expected one of 'listing', 'directory' or 'feed', "
+        'got "listin"'
     )
     assert found[3].startswith("config.yaml:9: feeds.max_items: ")
 

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bulletin"
 
 # Modules of plain data and pure functions every layer may use.
 BASE = {"model", "errors", "text", "files", "sanitize", "languages", "calendar", "metrics"}
+BASE |= {"http_client"}  # HTTP for feed sources (a stage) and WebSub pings (the pipeline)
 STAGES = {"sources", "store", "feeds", "digest", "delivery"}
 # What each layer may import from bulletin itself, besides its own modules.
 ALLOWED = {
@@ -37,9 +38,11 @@ OWNERS = {
     "apscheduler": "schedule",
     "babel": "languages",
     "click": "cli",
+    "defusedxml": "sources.feed_reader",
     "dkim": "delivery.dkim",
     "email_validator": "store.recipients",
     "feedgen": "feeds",
+    "feedparser": "sources.feed_reader",
     "jinja2": "digest",
     "markdown_it": "sources.directory",
     "markupsafe": "digest",
@@ -47,10 +50,12 @@ OWNERS = {
     "premailer": "digest.inline",
     "pydantic": "config",
     "pydantic_core": "config",
+    "requests": "http_client",
     "rich": "cli.mail",
     "slugify": "text",
     "smtplib": "delivery.smtp",
     "sqlalchemy": "store",
+    "urllib3": "http_client",
     "yaml": "config.yaml_doc",
 }
 # Standard-library modules that are as much an outside dependency as any package.

@@ -196,3 +196,42 @@ class Outcome:
     message_id: str = ""
     transport: str = ""
     next_attempt: datetime | None = None
+
+
+# --- a feed source's state between fetches, as the store keeps it ------------------------------
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What bulletin remembers of one feed source between fetches.
+
+    ``url`` is the configured address the state belongs to (a new one in config.yaml starts
+    afresh); ``moved_to`` is where every hop of a redirect said permanently (301, 308) the feed
+    now lives, and is fetched instead. ``status`` is the last fetch's outcome: new, ok (read),
+    not modified (304), unchanged (same bytes), failing, throttled (429/503) or gone (410).
+    """
+
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of the last body read, to tell unchanged bytes
+    last_fetch: datetime | None = None
+    last_ok: datetime | None = None
+    last_full: datetime | None = None  # the last 200 answer: a full body, not a 304
+    status: str = "new"
+    message: str = ""  # what went wrong or what to know, in words
+    failures: int = 0  # in a row
+    next_check: datetime | None = None
+    moved_to: str | None = None
+    gone: bool = False
+    items: int = 0  # entries read from the last body
+
+    @property
+    def fetch_url(self) -> str:
+        """Where the next fetch goes: the permanent new address, if the feed moved."""
+        return self.moved_to or self.url
+
+    def with_updates(self, **changes: object) -> FeedState:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]

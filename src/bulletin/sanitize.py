@@ -78,3 +78,10 @@ def _cleaner(policy: Policy, base_url: str) -> nh3.Cleaner:
         link_rel=policy.link_rel,
         strip_comments=policy.strip_comments,
     )
+
+
+# Items read from someone else's feed: ITEM's allow-list, but a relative URL is resolved against
+# the entry's base (its xml:base, else the feed's address), as feed readers do, not dropped.
+UPSTREAM = Policy(
+    tags=ITEM.tags, attributes=ITEM.attributes, resolve_relative=True, link_rel=ITEM.link_rel
+)

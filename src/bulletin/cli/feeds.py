@@ -20,7 +20,10 @@ from bulletin.pipeline import FeedFile, FeedsReport
 @pass_state
 def feeds_command(state: Context, check: bool) -> None:
     """Rebuild every feed, the OPML list and the index page; write the files that changed."""
-    report = pipeline.rebuild_feeds(state.run_context(), check=check)
+    ctx = state.run_context()
+    report = pipeline.rebuild_feeds(ctx, check=check)
+    if not check:
+        pipeline.notify_hub(ctx, report)  # finished in the background, before the exit
     _print_table(report, check)
     sys.exit(1 if check and (report.written or report.invalid) else 0)
 

@@ -25,19 +25,22 @@ from bulletin.errors import BulletinError
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="[PATH_OR_URL]...")
 @click.option("--json", "as_json", is_flag=True, help="Print the items read as JSON lines.")
 @click.option("--dry-run", is_flag=True, help="Read and compare, but store nothing.")
 @pass_state
-def collect(state: Context, paths: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
-    """Read the configured sources, or the given files and folders ('-' for stdin)."""
+def collect(state: Context, paths: tuple[str, ...], as_json: bool, dry_run: bool) -> None:
+    """Read the configured sources, or the given files and folders ('-' for stdin) and feed
+    URLs (fetched in full, once)."""
     ctx = state.run_context()
     if not paths and not ctx.sources:
         raise BulletinError(
             "nothing to collect: no sources in the config and no paths given",
-            hint="pass listing files or folders, or add sources: to config.yaml",
+            hint="pass listing files or folders or a feed's URL, or add sources: to config.yaml",
         )
-    report = pipeline.collect_sources(ctx, paths, dry_run=dry_run)
+    urls = [p for p in paths if pipeline.looks_like_url(p)]
+    files = [Path(p) for p in paths if not pipeline.looks_like_url(p)]
+    report = pipeline.collect_sources(ctx, files, dry_run=dry_run, urls=urls)
     report_problems(report.problems)
     if as_json:
         for item in report.read:

@@ -113,9 +113,13 @@ def _dump(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def fingerprint(site: Site, paths: FeedPaths, limit: int, max_body_bytes: int) -> str:
+def fingerprint(
+    site: Site, paths: FeedPaths, limit: int, max_body_bytes: int, hub: str | None = None
+) -> str:
     """What the bytes of the feeds depend on besides the items; a change means a full build."""
     parts = [LAYOUT_REVISION, *_versions(), site, paths, limit, max_body_bytes]
+    if hub is not None:  # only then: the feeds of a site without a hub keep their fingerprint
+        parts.append(hub)
     return "|".join(repr(part) for part in parts)
 
 

@@ -58,11 +58,12 @@ class FeedLayout:
     paths: FeedPaths
     limit: int
     max_body_bytes: int
+    hub: str | None = None  # feeds.websub_hub
 
     @property
     def fingerprint(self) -> str:
         """What the feeds' bytes depend on besides the items; a change means a full build."""
-        return fingerprint(self.site, self.paths, self.limit, self.max_body_bytes)
+        return fingerprint(self.site, self.paths, self.limit, self.max_body_bytes, self.hub)
 
 
 @dataclass
@@ -95,7 +96,7 @@ class FeedBuilder:
 
     def plan(self, categories: Sequence[Category]) -> list[FeedSpec]:
         """The feeds of these categories, and the feed of everything first."""
-        return plan_feeds(self.layout.site, categories, self.layout.paths)
+        return plan_feeds(self.layout.site, categories, self.layout.paths, self.layout.hub)
 
     def full(self, categories: Sequence[Category], mode: Mode = "full") -> FeedBuild:
         """Every feed built from the store."""

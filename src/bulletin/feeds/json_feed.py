@@ -62,6 +62,8 @@ def json_header(spec: FeedSpec) -> bytes:
         "language": site.language,
         "authors": [{"name": clean(site.title)}],
     }
+    if spec.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": spec.hub}]
     lines = [b"{"] + [b"  " + _dump({key: value})[1:-1] + b"," for key, value in feed.items()]
     return b"\n".join(lines) + b"\n" + _ITEMS_OPEN
 

@@ -53,6 +53,7 @@ class FeedSpec:
     site: Site
     category: Category | None
     paths: FeedPaths = FeedPaths()
+    hub: str | None = None  # the WebSub hub every format names (rel="hub"), if any
 
     def path(self, fmt: str) -> str:
         """The feed file's path relative to the feeds folder, e.g. ``local-news.atom``."""
@@ -69,11 +70,14 @@ class FeedSpec:
 
 
 def plan_feeds(
-    site: Site, categories: Sequence[Category], paths: FeedPaths | None = None
+    site: Site,
+    categories: Sequence[Category],
+    paths: FeedPaths | None = None,
+    hub: str | None = None,
 ) -> list[FeedSpec]:
     """The feeds to publish: "all" first, then one per category in the given order."""
     paths = paths or FeedPaths()
-    specs = [FeedSpec(ALL_SLUG, site.title, site.description, site, None, paths)]
+    specs = [FeedSpec(ALL_SLUG, site.title, site.description, site, None, paths, hub)]
     seen: dict[str, Category] = {}
     for category in categories:
         _check_slug(category, seen)
@@ -81,7 +85,7 @@ def plan_feeds(
             continue
         seen[category.slug] = category
         title = f"{site.title}: {category.name}"
-        specs.append(FeedSpec(category.slug, title, site.description, site, category, paths))
+        specs.append(FeedSpec(category.slug, title, site.description, site, category, paths, hub))
     _check_paths(specs)
     return specs
 

@@ -35,6 +35,7 @@ XML_FORMATS = ("rss", "atom")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 DC_CREATOR = f"{{{DC_NS}}}creator"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 # feedgen's formatRFC2822 (feedgen/util.py) switches the process-wide locale to "C" and back
 # around every RSS date; two threads doing it at once can leave the wrong locale behind.
 _FEEDGEN_LOCK = threading.Lock()
@@ -165,6 +166,25 @@ class _EntryCreator(BaseEntryExtension):  # type: ignore[misc]
         return item
 
 
+class _FeedHub(BaseExtension):  # type: ignore[misc]
+    """``<link rel="hub">`` of WebSub (W3C Recommendation, section 4) in both formats; feedgen
+    writes only the self link into RSS (whose atom namespace it always declares), and an RSS
+    channel's <link> is the last link added, so the hub is no ``fg.link``."""
+
+    def __init__(self) -> None:
+        self.hub: str | None = None
+
+    def extend_atom(self, feed: Any) -> Any:
+        if self.hub:
+            xml_elem("link", feed, href=self.hub, rel="hub")
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        if self.hub:
+            xml_elem(f"{{{ATOM_NS}}}link", feed[0], href=self.hub, rel="hub")
+        return feed
+
+
 class _FeedLanguage(BaseExtension):  # type: ignore[misc]
     """The feed half of the per-entry language extension: it adds nothing to the feed."""
 
@@ -190,6 +210,9 @@ def _feed_generator(spec: FeedSpec, updated: datetime) -> FeedGenerator:
     # Each extension writes into one format only.
     fg.register_extension("dc", _FeedCreator, _EntryCreator, atom=False, rss=True)
     fg.register_extension("bulletin", _FeedLanguage, _EntryLanguage, atom=True, rss=False)
+    if spec.hub:
+        fg.register_extension("websub", _FeedHub, None, atom=True, rss=True)
+        fg.websub.hub = spec.hub
     fg.id(spec.id)  # stable, and the same whichever format is being built
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.description) or clean(spec.title))  # RSS requires a description

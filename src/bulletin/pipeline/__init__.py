@@ -8,9 +8,11 @@ clock it may read, so tests can move time. A dry run reads and builds everything
 nothing: not the store, not a file, no mail.
 
 Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests, run logs),
-``collect``, ``publish`` (the feeds), ``digests`` (rendering, variants, web copies), ``send``
-(a day's send through the ledger), ``step``, ``status`` (health, metrics, a day's deliveries),
-``subscribers`` (the mailing list), ``preview`` (``bulletin digest``), ``dry_run``.
+``collect``, ``feed_sources`` (fetching feed sources side by side, ``bulletin sources``),
+``publish`` (the feeds), ``websub`` (telling a hub the feeds changed), ``digests``
+(rendering, variants, web copies), ``send`` (a day's send through the ledger), ``step``,
+``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing list),
+``preview`` (``bulletin digest``), ``dry_run``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from bulletin.pipeline.collect import CollectReport, collect, collect_sources, r
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests, Variants, published_days
 from bulletin.pipeline.dry_run import DryRunView, ItemView
+from bulletin.pipeline.feed_sources import (
+    SourceRow,
+    looks_like_url,
+    read_feeds,
+    reset_source,
+    source_rows,
+)
 from bulletin.pipeline.preview import Preview, preview_digest, preview_message
 from bulletin.pipeline.publish import (
     FeedFile,
@@ -64,6 +73,7 @@ from bulletin.pipeline.subscribers import (
     mailing_list,
     unsubscribe,
 )
+from bulletin.pipeline.websub import Ping, notify_hub
 from bulletin.store import STATUSES, Busy
 
 __all__ = [
@@ -83,11 +93,13 @@ __all__ = [
     "ItemView",
     "MailingList",
     "Monitor",
+    "Ping",
     "Preview",
     "RunContext",
     "RunLog",
     "SendReport",
     "ServiceStatus",
+    "SourceRow",
     "Step",
     "StepReport",
     "Stop",
@@ -102,19 +114,24 @@ __all__ = [
     "export_csv",
     "feed_categories",
     "import_csv",
+    "looks_like_url",
     "mailing_list",
+    "notify_hub",
     "preview_digest",
     "preview_message",
     "publish_feeds",
     "published_days",
+    "read_feeds",
     "read_sources",
     "rebuild_feeds",
+    "reset_source",
     "run_step",
     "runner_store",
     "send_day",
     "send_rows",
     "serve_lock",
     "service_status",
+    "source_rows",
     "store_lock",
     "system_clock",
     "unsubscribe",

@@ -9,6 +9,7 @@ from pathlib import Path
 from bulletin.errors import InputProblem, SourceError
 from bulletin.model import Item
 from bulletin.pipeline.context import Clock, RunContext, system_clock
+from bulletin.pipeline.feed_sources import read_feeds, read_url, save_feed
 from bulletin.sources import ReadResult, read_path, read_paths
 from bulletin.store import SaveReport, Store
 
@@ -27,6 +28,16 @@ class CollectReport:
         """The problems that cost an item."""
         return [p for p in self.problems if p.skipped]
 
+    def add(self, name: str, result: ReadResult, batch: SaveReport) -> None:
+        """Count in what one source read and what storing it did."""
+        self.read.extend(result.items)
+        self.problems.extend(result.problems)
+        self.per_source[name] = self.per_source.get(name, 0) + len(result.items)
+        saved = self.saved
+        self.saved = SaveReport(
+            saved.new + batch.new, saved.updated + batch.updated, saved.unchanged + batch.unchanged
+        )
+
     @property
     def changed(self) -> tuple[Item, ...]:
         """The items this collect stored anew or edited (or, in a dry run, would have)."""
@@ -42,6 +53,8 @@ def read_sources(ctx: RunContext, paths: Sequence[Path] = ()) -> list[tuple[str,
         return [("command line", read_paths(paths, ctx.read_settings()))]
     results = []
     for source in ctx.sources:
+        if source.feed is not None:
+            continue  # fetched by ``read_feeds``, which needs the store
         try:
             result = read_path(source.path, source.settings, kind=source.kind)
         except SourceError as error:
@@ -59,29 +72,34 @@ def collect(
     paths: Sequence[Path] = (),
     dry_run: bool = False,
     clock: Clock = system_clock,
+    urls: Sequence[str] = (),
 ) -> CollectReport:
-    """Read the sources and store what is new or changed (only compare, in a dry run)."""
+    """Read the sources (or the given paths and feed URLs) and store what is new or changed
+    (only compare, in a dry run)."""
     report = CollectReport()
     now = clock()
-    saved = SaveReport()
-    for name, result in read_sources(ctx, paths):
-        report.read.extend(result.items)
-        report.problems.extend(result.problems)
-        report.per_source[name] = len(result.items)
+    given = bool(paths or urls)
+    results = read_sources(ctx, paths) if paths or not given else []
+    for url in urls:
+        results.append(read_url(ctx, url, now))
+    for name, result in results:
         if dry_run:
             batch = store.preview_items(result.items, now)
         else:
             batch = store.save_items(result.items, name, now)
-        saved = SaveReport(
-            saved.new + batch.new, saved.updated + batch.updated, saved.unchanged + batch.unchanged
-        )
-    report.saved = saved
+        report.add(name, result, batch)
+    for read in [] if given else read_feeds(ctx, store, now):
+        report.add(read.source.name, read.result, save_feed(store, read, now, dry_run))
+    if not given:  # in the config's order, whichever were fetched first
+        order = {spec.name: index for index, spec in enumerate(ctx.sources)}
+        report.per_source = dict(sorted(report.per_source.items(), key=lambda p: order[p[0]]))
     return report
 
 
 def collect_sources(
-    ctx: RunContext, paths: Sequence[Path] = (), dry_run: bool = False
+    ctx: RunContext, paths: Sequence[Path] = (), dry_run: bool = False, urls: Sequence[str] = ()
 ) -> CollectReport:
-    """``bulletin collect``: read the sources (or ``paths``) into the store, on their own."""
+    """``bulletin collect``: read the sources (or ``paths`` and feed ``urls``) into the store,
+    on their own."""
     with ctx.open_store(dry_run) as store:
-        return collect(ctx, store, paths, dry_run=dry_run)
+        return collect(ctx, store, paths, dry_run=dry_run, urls=urls)

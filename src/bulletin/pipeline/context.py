@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from bulletin import delivery, digest, feeds
-from bulletin.config import Config, read_secret
+from bulletin import __version__, delivery, digest, feeds
+from bulletin.config import Config, SourceConfig, read_secret
 from bulletin.model import Category, CategoryIndex, Site
 from bulletin.sources import ReadSettings
+from bulletin.sources.feed_items import FeedSource
 from bulletin.store import ListEntry, Store
 from bulletin.text import slugify
 
@@ -36,8 +37,9 @@ class SourceSpec:
     name: str
     kind: str
     path: Path  # Path("-"): standard input
-    shown: str  # the path as the config writes it, for messages
+    shown: str  # the path (or a feed's url) as the config writes it, for messages
     settings: ReadSettings
+    feed: FeedSource | None = None  # kind feed: where and how it is fetched
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class FeedSettings:
     paths: feeds.FeedPaths
     max_items: int
     max_body_bytes: int
+    hub: str | None = None  # feeds.websub_hub
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class RunContext:
             feeds.FeedPaths(c.rss_path, c.atom_path, c.json_path, c.opml_path, c.index_path),
             c.max_items,
             c.max_body_kb * 1024,
+            c.websub_hub,
         )
         d = config.digest
         self.digest: DigestSettings = DigestSettings(
@@ -130,16 +134,12 @@ class RunContext:
     @cached_property
     def sources(self) -> tuple[SourceSpec, ...]:
         """The configured sources, in the config's order."""
-        return tuple(
-            SourceSpec(
-                source.name,
-                source.kind,
-                Path("-") if source.path == "-" else self.config.path(source.path),
-                source.path,
-                self.read_settings(source.language),
-            )
-            for source in self.config.sources
-        )
+        return tuple(_source_spec(self, source) for source in self.config.sources)
+
+    @cached_property
+    def user_agent(self) -> str:
+        """What bulletin calls itself to the servers it fetches feeds from."""
+        return f"bulletin/{__version__} (feed reader; +{self.site.base_url})"
 
     @cached_property
     def send(self) -> SendSettings:
@@ -164,6 +164,28 @@ class RunContext:
         """The key unsubscribe links are signed with: the configured secret, else the store's."""
         secret = read_secret(self.unsubscribe_secret_env, "the unsubscribe secret")
         return secret.encode() if secret is not None else store.unsubscribe_key()
+
+
+def _source_spec(ctx: RunContext, source: SourceConfig) -> SourceSpec:
+    settings = ctx.read_settings(source.language)
+    if source.kind == "feed":
+        assert source.url is not None  # the config refuses a feed source without one
+        feed = FeedSource(
+            name=source.name,
+            url=source.url,
+            categories=tuple(
+                (" ".join(theirs.split()).casefold(), ours)
+                for theirs, ours in source.categories.items()
+            ),
+            category=source.category,
+            min_interval=timedelta(seconds=source.interval_seconds),
+            ignore_cache=source.ignore_cache,
+            timeout=source.timeout,
+        )
+        return SourceSpec(source.name, source.kind, Path(), source.url, settings, feed)
+    assert source.path is not None  # the config refuses a listing or directory without one
+    path = Path("-") if source.path == "-" else ctx.config.path(source.path)
+    return SourceSpec(source.name, source.kind, path, source.path, settings)
 
 
 def _category_index(config: Config) -> CategoryIndex:

@@ -93,7 +93,7 @@ def feed_links(ctx: RunContext, view: ItemView) -> list[tuple[str, str]]:
 def layout_of(ctx: RunContext) -> feeds.FeedLayout:
     """What every feed of the site is built with."""
     f = ctx.feeds
-    return feeds.FeedLayout(ctx.site, f.paths, f.max_items, f.max_body_bytes)
+    return feeds.FeedLayout(ctx.site, f.paths, f.max_items, f.max_body_bytes, f.hub)
 
 
 def publish_feeds(

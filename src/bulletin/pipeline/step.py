@@ -33,6 +33,7 @@ from bulletin.pipeline.dry_run import DryRunView, ItemView
 from bulletin.pipeline.publish import FeedsReport, publish_feeds
 from bulletin.pipeline.runner import RunLog, Stop, runner_store
 from bulletin.pipeline.send import SendReport, all_sent, send_rows, would_send
+from bulletin.pipeline.websub import Ping, notify_hub
 from bulletin.store import Store
 
 
@@ -81,6 +82,7 @@ class StepReport:
     backfilled: list[date] = field(default_factory=list)  # web copies of missed days
     next_digest: datetime | None = None  # when the next digest falls due, after this run
     stopped: bool = False
+    websub: Ping | None = None  # the hub's ping after a build that changed a feed
 
     @property
     def outcome(self) -> str:
@@ -192,6 +194,7 @@ class Step:
             return
         report.feeds = publish_feeds(self.ctx, self.view, self.dry_run, changed=c.changed)
         self.log.info("feeds published", written=len(report.feeds.written))
+        report.websub = notify_hub(self.ctx, report.feeds, self.dry_run)  # in the background
         if not (self.dry_run or force):
             report.finished = self._finish(report.now)
         if self._stopping(report):

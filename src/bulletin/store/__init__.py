@@ -3,13 +3,15 @@
 ``Store`` opens it and keeps its schema up to date; ``items`` saves and reads the items,
 ``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
 (``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
-became of each day's digest, and ``Store.lock`` the file locks that keep runners apart. The
+became of each day's digest, ``Store.feed_states`` each feed source's state between fetches
+(stored with the items a fetch read), and ``Store.lock`` the file locks that keep runners apart. The
 only package importing SQLAlchemy.
 """
 
 from bulletin.model import Delivery, Outcome
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
+from bulletin.store.feed_state import FeedStates
 from bulletin.store.items import SaveReport
 from bulletin.store.ledger import STATES, Issue, Ledger
 from bulletin.store.locks import Busy, FileLock, lock_holder
@@ -30,6 +32,7 @@ from bulletin.store.schema import (
     UtcDateTime,
     deliveries,
     digests,
+    feed_state,
     issues,
     items,
     ledger,
@@ -50,6 +53,7 @@ __all__ = [
     "Delivery",
     "DigestDay",
     "DigestLog",
+    "FeedStates",
     "FileLock",
     "Issue",
     "Ledger",
@@ -66,6 +70,7 @@ __all__ = [
     "check_name",
     "deliveries",
     "digests",
+    "feed_state",
     "issues",
     "items",
     "ledger",

@@ -25,6 +25,7 @@ from bulletin.errors import StoreError
 from bulletin.model import Category, Item
 from bulletin.store.connect import open_engine, sqlite_file, transaction
 from bulletin.store.digests import DigestLog
+from bulletin.store.feed_state import FeedStates, source_counts
 from bulletin.store.items import (
     ITEM_COLUMNS,
     NEWEST_FIRST,
@@ -70,6 +71,7 @@ class Store:
         self.recipients = Recipients(self.engine)
         self.ledger = Ledger(self.engine, sqlite_file(url))
         self.digests = DigestLog(self.engine)
+        self.feed_states = FeedStates(self.engine)
         sqlite = self.engine.dialect.name == "sqlite"
         self._latest = SqliteLatestItems(self.engine) if sqlite else None
 
@@ -196,6 +198,10 @@ class Store:
         with self._begin() as connection:
             rows = connection.execute(select(items.c.day).distinct().order_by(items.c.day))
             return [row.day for row in rows]
+
+    def source_counts(self) -> dict[str, tuple[int, datetime | None]]:
+        """How many items each source stored, and when it last stored one."""
+        return source_counts(self.engine)
 
     def count_items(self) -> int:
         """How many items the store holds."""

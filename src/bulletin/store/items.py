@@ -7,7 +7,7 @@ Item holds, unpacked by position; on SQLite the newest-items query is compiled o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -36,32 +36,59 @@ class SaveReport:
 
 
 def save_batch(
-    connection: Connection, batch: Iterable[Item], source: str, now: datetime, write: bool
+    connection: Connection,
+    batch: Iterable[Item],
+    source: str,
+    now: datetime,
+    write: bool,
+    keep_day: bool = False,
 ) -> SaveReport:
-    """Store new items and update edited ones (only compare, unless ``write``)."""
+    """Store new items and update edited ones (only compare, unless ``write``).
+
+    An edited item keeps the time it was first stored with, and with ``keep_day`` its day too
+    (a feed's entries: re-dating one does not move it to another day's digest).
+    """
+    batch = list(batch)
+    # One query per 500 items and one insert for all the new ones: a feed source brings
+    # thousands of items at once, and a statement per item cost most of its collect.
+    seen = stored_items(connection, [item.id for item in batch])
     new: list[Item] = []
     updated: list[Item] = []
     unchanged: list[Item] = []
-    seen: dict[str, Item] = {}
+    inserts: dict[str, dict[str, Any]] = {}
     for item in batch:
-        row = connection.execute(select(items).where(items.c.id == item.id)).first()
-        stored = item_from_row(row._mapping) if row is not None else seen.get(item.id)
+        stored = seen.get(item.id)
         if stored is None:
             if write:
-                connection.execute(insert(items).values(**item_row(item, source, now)))
+                inserts[item.id] = item_row(item, source, now)
             new.append(item)
             seen[item.id] = item
         elif stored.content_hash == item.content_hash:
             unchanged.append(stored)
         else:
-            changed = item.with_updates(published=stored.published, updated=now)
-            if write:
+            kept = {"day": stored.day} if keep_day else {}
+            changed = item.with_updates(published=stored.published, updated=now, **kept)
+            if write and item.id in inserts:  # new in this very batch: insert the edit
+                inserts[item.id] = item_row(changed, source, now)
+            elif write:
                 values = item_row(changed, source, now)
-                del values["id"], values["collected"]
+                del values["collected"]
                 connection.execute(update(items).where(items.c.id == item.id).values(**values))
             updated.append(changed)
             seen[item.id] = changed
+    if inserts:
+        connection.execute(insert(items), list(inserts.values()))
     return SaveReport(tuple(new), tuple(updated), tuple(unchanged))
+
+
+def stored_items(connection: Connection, ids: Sequence[str]) -> dict[str, Item]:
+    """The stored items of these ids, by id."""
+    found: dict[str, Item] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):  # below SQLite's limit on bound parameters
+        query = select(*ITEM_COLUMNS).where(items.c.id.in_(unique[start : start + 500]))
+        found.update({row[0]: item_of(*row) for row in connection.execute(query)})
+    return found
 
 
 def categories_query() -> Any:

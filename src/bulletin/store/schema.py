@@ -6,7 +6,7 @@ version 2 adds the mailing list, the delivery ledger, the frozen content of each
 and a few named settings (the store's own unsubscribe key); version 3 records what became of
 each day's digest (so a day is planned once) and gives runs an id for logs and their counts;
 version 4 gives each recipient a random link id, which stands for them in signed links
-instead of their address.
+instead of their address; version 5 keeps the state of each feed source between fetches.
 """
 
 from __future__ import annotations
@@ -212,6 +212,30 @@ digests = Table(
 
 _RUN_COLUMNS_V3 = ("run_key", "items_new", "feeds_written")
 
+# --- version 5 ---------------------------------------------------------------------------------
+
+# Each feed source's state between fetches (``model.FeedState``), keyed by the source's name and
+# written in the transaction that stores the items its fetch read.
+feed_state = Table(
+    "feed_state",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("url", Text, nullable=False),  # the configured address this state is for
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    Column("last_fetch", UtcDateTime),
+    Column("last_ok", UtcDateTime),
+    Column("last_full", UtcDateTime),
+    Column("status", String(20), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("next_check", UtcDateTime),
+    Column("moved_to", Text),
+    Column("gone", Boolean, nullable=False),
+    Column("items", Integer, nullable=False),
+)
+
 
 def _create_v1(connection: Connection) -> None:
     for table in (items, runs, deliveries):
@@ -310,11 +334,16 @@ def fill_link_ids(connection: Connection) -> int:
     return len(missing)
 
 
+def _create_v5(connection: Connection) -> None:
+    feed_state.create(connection)
+
+
 #: The schema's history. Append a step to change the schema; never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "items, runs and deliveries", _create_v1),
     (2, "recipients, the delivery ledger, issues and settings", _create_v2),
     (3, "the record of each day's digest, run ids and counts", _create_v3),
     (4, "a random link id for each recipient, for links that do not show the address", _create_v4),
+    (5, "the state of each feed source between fetches", _create_v5),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
