@@ -192,9 +192,9 @@ def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
         run = store.start_run("serve", None, datetime.now(UTC), "abc123")
         store.finish_run(run, "ok", {"items_new": 3, "feeds_written": 7}, datetime.now(UTC))
     monitor = pipeline.Monitor(pipeline.RunContext(config))
-    server = web.WebServer(
-        pipeline.Unsubscriber(pipeline.RunContext(config)), "127.0.0.1", 0, "/u", "x", monitor
-    )
+    unsubscriber = pipeline.Unsubscriber(pipeline.RunContext(config))
+    app = web.create_app(unsubscriber, web.Site("x", "/u"), monitor)
+    server = web.WebServer(app, "127.0.0.1", 0)
     server.start()
     try:
         host, port = server.address

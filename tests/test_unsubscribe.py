@@ -140,9 +140,8 @@ def statuses(config: Config) -> dict[str, str]:
 
 @pytest.fixture
 def endpoint(config: Config) -> Iterator[tuple[str, int]]:
-    server = web.WebServer(
-        pipeline.Unsubscriber(pipeline.RunContext(config)), "127.0.0.1", 0, "/unsubscribe", "News"
-    )
+    app = web.create_app(pipeline.Unsubscriber(pipeline.RunContext(config)), web.Site("News"))
+    server = web.WebServer(app, "127.0.0.1", 0)
     server.start()
     try:
         yield server.address
@@ -282,9 +281,8 @@ def test_a_token_is_read_in_its_one_spelling_only(keyed: Config, kind: str) -> N
 
 
 def test_links_sent_before_link_ids_keep_working(keyed: Config) -> None:
-    server = web.WebServer(
-        pipeline.Unsubscriber(pipeline.RunContext(keyed)), "127.0.0.1", 0, "/unsubscribe", "News"
-    )
+    app = web.create_app(pipeline.Unsubscriber(pipeline.RunContext(keyed)), web.Site("News"))
+    server = web.WebServer(app, "127.0.0.1", 0)
     server.start()
     try:
         path = f"/unsubscribe?token={FIRST_FORMAT}"

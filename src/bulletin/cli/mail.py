@@ -299,14 +299,10 @@ def web_command(state: Context, host: str, port: int) -> None:
     /metrics."""
     ctx = state.run_context()
     public = ctx.unsubscribe_url
-    server = web.WebServer(
-        pipeline.Unsubscriber(ctx),
-        host,
-        port,
-        urlsplit(public).path,
-        ctx.site.title,
-        monitor=pipeline.Monitor(ctx),
-    )
+    try:
+        server = web.WebServer(web.deployment_app(ctx), host, port)
+    except OSError as error:
+        raise BulletinError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound_host, bound_port = server.address
     path = urlsplit(public).path
     click.echo(f"serving {path} on http://{bound_host}:{bound_port} (public URL: {public})")

@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 from types import FrameType
-from urllib.parse import urlsplit
 
 import click
 
@@ -115,13 +114,7 @@ def _web_server(ctx: pipeline.RunContext) -> web.WebServer | None:
         return None
     public = ctx.unsubscribe_url
     try:
-        server = web.WebServer(
-            pipeline.Unsubscriber(ctx),
-            *address,
-            urlsplit(public).path,
-            ctx.site.title,
-            monitor=pipeline.Monitor(ctx),
-        )
+        server = web.WebServer(web.deployment_app(ctx), *address)
     except OSError as error:
         raise BulletinError(
             f"cannot listen on {ctx.schedule.listen}: {error.strerror}",
