@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bulletin.model import Category, CategoryIndex
-from bulletin.sources import ReadResult, ReadSettings
+from bulletin.sources import ReadResult, ReadSettings, id_seconds
 from bulletin.sources.listing import looks_like_listing, read_listing
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "listing"
@@ -353,11 +353,15 @@ def test_published_is_aware_utc_newest_first_per_day() -> None:
         + item("4 March 2026 In Local News", "Three.")
         + BREADCRUMB
     )
-    published = [i.published for i in read(text).items]
+    items = read(text).items
+    published = [i.published for i in items]
+    # site.item_time a minute earlier for each later item of the day, plus the seconds each
+    # id draws (so that two sources covering one day seldom give two items the same second).
+    seconds = [id_seconds(i.id) for i in items]
     assert published == [
-        datetime(2026, 3, 3, 11, 0, tzinfo=UTC),
-        datetime(2026, 3, 3, 10, 59, tzinfo=UTC),
-        datetime(2026, 3, 4, 11, 0, tzinfo=UTC),
+        datetime(2026, 3, 3, 11, 0, seconds[0], tzinfo=UTC),
+        datetime(2026, 3, 3, 10, 59, seconds[1], tzinfo=UTC),
+        datetime(2026, 3, 4, 11, 0, seconds[2], tzinfo=UTC),
     ]
     assert all(p.utcoffset() is not None and p.tzinfo == UTC for p in published)
 
@@ -543,3 +547,31 @@ def test_looks_like_listing_finds_a_header_near_the_top() -> None:
     assert not looks_like_listing(b"---\ndate: 2026-11-25\n---\nSome text.\n")
     assert not looks_like_listing(b"Just some prose.\n\nAbout 12 March 2019, and more.\n")
     assert not looks_like_listing(b"Desk\n" + b"filler line\n" * 45 + BASIC.encode())
+
+
+# --- dates at the edges of the calendar -----------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["01 January 0001", "31 December 9999", "31 December 1989"])
+def test_an_item_dated_in_an_implausible_year_is_reported_with_its_line_and_skipped(
+    header: str,
+) -> None:
+    result = read("Desk\n" + BEFORE + item(f"{header} In Local News", LOST) + AFTER + BREADCRUMB)
+    assert [i.paragraphs for i in result.items] == [(RIVER,), (THANKS,)]
+    [problem] = result.problems
+    assert (problem.line, problem.skipped) == (6, True)
+    assert "implausible date" in problem.message
+    assert "items must be dated from 1990-01-01 to 2199-12-31" in problem.message
+
+
+def test_the_first_plausible_day_and_a_leap_day_are_read() -> None:
+    text = "Desk\n" + item("01 January 1990 In Local News", RIVER)
+    text += item("29 February 2024 In Local News", THANKS) + BREADCRUMB
+    result = read(text)
+    assert result.problems == ()
+    assert [i.day for i in result.items] == [date(1990, 1, 1), date(2024, 2, 29)]
+
+
+def test_a_category_named_all_keeps_off_the_slug_of_the_feed_of_everything() -> None:
+    [first] = read("Desk\n" + item("3 March 2026 In All", RIVER) + BREADCRUMB).items
+    assert first.category == Category("category-all", "All")

@@ -13,13 +13,20 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from bulletin.errors import InputProblem
 from bulletin.languages import month_names
 from bulletin.model import Item, direction_for, paragraphs_to_html
-from bulletin.sources import ReadResult, ReadSettings
-from bulletin.text import clean_text, derive_title, normalize_space, slugify, stable_id
+from bulletin.sources import (
+    ReadResult,
+    ReadSettings,
+    category_slug,
+    derived_time,
+    implausible_day,
+    implausible_time,
+)
+from bulletin.text import clean_text, derive_title, normalize_space, stable_id
 
 #: A header is a short line with a short category; longer lines are paragraphs.
 HEADER_MAX = 120
@@ -182,6 +189,9 @@ def _parse_header(
         when = date(int(year), month[0], int(day))
     except ValueError:
         return f"impossible date {day} {month_word} {year} in the item header"
+    implausible = implausible_day(when)
+    if implausible is not None:
+        return implausible
     return _Header(when, marked[1], arabic=month[1] or marked[0])
 
 
@@ -348,14 +358,15 @@ class _Body:
 def _build(draft: _Draft, body: _Body, position: int, settings: ReadSettings, origin: str) -> Item:
     paragraphs, source = body.paragraphs, body.source
     header = draft.header
-    category = settings.categories.resolve(header.category, slugify)
+    category = settings.categories.resolve(header.category, category_slug)
     language = "ar" if header.arabic else settings.language
-    published = datetime.combine(header.day, settings.item_time, tzinfo=settings.zone)
     first_words = " ".join(paragraphs[0].split()[:ID_WORDS])
+    item_id = stable_id("listing", header.day.isoformat(), category.slug, first_words)
     return Item(
-        id=stable_id("listing", header.day.isoformat(), category.slug, first_words),
+        id=item_id,
         day=header.day,
-        published=(published - timedelta(minutes=position)).astimezone(UTC),
+        # The export lists a day's items newest first: each a minute before the one above.
+        published=derived_time(settings, header.day, item_id, minutes_before=position),
         category=category,
         title=derive_title(paragraphs[0]),
         paragraphs=tuple(paragraphs),
@@ -402,6 +413,10 @@ def read_listing(data: bytes, origin: str, settings: ReadSettings) -> ReadResult
             problems.append(InputProblem(origin, *rejection))
             continue
         item = _build(draft, body, position, settings, origin)
+        implausible = implausible_time(item.published)
+        if implausible is not None:
+            problems.append(InputProblem(origin, draft.line, implausible))
+            continue
         per_id[item.id] += 1
         if per_id[item.id] > 1:
             item = item.with_updates(id=f"{item.id}-{per_id[item.id]}")
