@@ -234,7 +234,7 @@ def _write_markdown(folder: Path, refused: list[tuple[str, int]], reserved: tupl
     # YAML's own escapes reach values the file's bytes could not hold.
     (folder / "escapes.md").write_text(
         '---\ndate: 2024-02-29\ncategory: Local News\ntitle: "nel \\x85 apc \\x9f nul \\0 '
-        'surrogate \\ud800 bidi \\u202e end"\n---\nEscapes in the title.\n',
+        'bell \\a bidi \\u202e end"\n---\nEscapes in the title.\n',
         encoding="utf-8",
     )
     return good + 1

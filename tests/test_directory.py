@@ -283,15 +283,27 @@ def test_the_last_day_of_february_in_a_leap_year_is_a_date() -> None:
 
 def test_yaml_escapes_in_front_matter_values_are_cleaned_and_reported() -> None:
     # The file's bytes hold no control character; YAML's escapes write them into the values.
-    title = r'"nul \0 nel \x85 apc \x9f surrogate \ud800 end"'
+    title = r'"nul \0 nel \x85 apc \x9f bell \a end"'
     text = FRONT.replace("---\n", f'---\ntitle: {title}\nsource: "Desk \\x07"\n', 1)
     [item] = (result := read(text + BODY)).items
-    assert item.title == "nul nel apc surrogate \ufffd end"
+    assert item.title == "nul nel apc bell end"
     assert item.source == "Desk"
     assert [(p.line, p.message, p.skipped) for p in result.problems] == [
         (2, "removed 4 characters XML forbids", False),
         (3, "removed 1 characters XML forbids", False),
     ]
+
+
+def test_a_yaml_escape_of_half_a_surrogate_pair_is_cleaned_or_refused_never_raised() -> None:
+    # libyaml refuses the escape as invalid YAML; PyYAML's own parser reads it, and the lone
+    # surrogate is then cleaned like any character XML forbids.
+    result = read(FRONT.replace("---\n", '---\ntitle: "half \\ud800 pair"\n', 1) + BODY)
+    if result.items:
+        assert result.items[0].title == "half \ufffd pair"
+    else:
+        [problem] = result.problems
+        assert (problem.line, problem.skipped) == (2, True)
+        assert "invalid YAML" in problem.message
 
 
 def test_bare_carriage_returns_end_lines_as_newlines_do() -> None:
