@@ -8,13 +8,11 @@ Nothing here ever re-subscribes someone who left, except an explicit ``add``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from secrets import token_hex
 from typing import Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -22,12 +20,14 @@ from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bulletin.errors import StoreError
+from bulletin.store import sync_state
 from bulletin.store.connect import pages_by_address, transaction
-from bulletin.store.schema import recipients, settings
+from bulletin.store.schema import recipients
 
 STATUSES = ("active", "unsubscribed", "bounced")
 Change = Literal["added", "updated", "unchanged"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _PAGE = 1000
 # A dot-atom local part of letters, digits and a few marks; a domain of LDH labels ending in
@@ -80,6 +80,7 @@ class MergeReport:
 
 def normalize_address(text: str) -> str:
     """``text`` as the list stores it, or a StoreError saying what is wrong with it."""
+    _check_text(text, "the address")
     plain = _plain_address(text.strip())
     if plain is not None:
         return plain
@@ -105,9 +106,24 @@ def _plain_address(text: str) -> str | None:
     return f"{match['local']}@{domain}"
 
 
+def _check_text(text: str, what: str) -> None:
+    """Refuse text that holds bytes that were not UTF-8: a command line decodes them as lone
+    surrogates (Python's surrogateescape), which no database or mail header can hold."""
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        code = ord(bad.group())
+        byte = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "a lone surrogate"
+        raise StoreError(
+            f"{what} {text.encode('utf-8', 'replace').decode()[:60]!r} holds {byte}, which is "
+            "not UTF-8",
+            hint="give it as UTF-8 text (check the terminal's or the file's encoding)",
+        )
+
+
 def check_name(name: str) -> str:
     """A display name, trimmed; line breaks and control characters are refused (they could
-    start a new mail header)."""
+    start a new mail header), and so is text that was not UTF-8."""
+    _check_text(name, "the name")
     if _CONTROL.search(name):
         raise StoreError(f"the name {name[:60]!r} contains a line break or control character")
     return " ".join(name.split())[:200]
@@ -206,7 +222,7 @@ class Recipients:
                 connection.execute(insert(recipients), new)
                 report.added += len(new)
             if new or report.updated:
-                _touch(connection)
+                sync_state.touch(connection)
 
     def set_status(self, address: str, status: str, now: datetime) -> bool:
         """Set a recipient's status (e.g. unsubscribed); whether there was such a recipient.
@@ -226,7 +242,7 @@ class Recipients:
                 .values(status=status, changed=now)
             )
             if done.rowcount:
-                _touch(connection)
+                sync_state.touch(connection)
             return True
 
     def remove(self, address: str) -> bool:
@@ -236,7 +252,7 @@ class Recipients:
             if key is None:
                 return False
             connection.execute(delete(recipients).where(recipients.c.address == key))
-            _touch(connection)
+            sync_state.touch(connection)
             return True
 
     def each(self, status: str | None = None) -> Iterator[Subscriber]:
@@ -261,50 +277,16 @@ class Recipients:
         the list changed since the last time (a fingerprint of both, kept in the store's
         settings) it costs one query; else a read of the list and a write of what differs.
         """
-        mark = _fingerprint(entries)
+        mark = sync_state.fingerprint(
+            (e.address, e.name, _categories_text(e.categories), e.has_categories) for e in entries
+        )
         with transaction(self.engine) as connection:
-            if connection.scalar(_SYNCED) == f"{mark} {_list_state(connection)}":
+            if sync_state.unchanged_since(connection, mark):
                 return MergeReport(unchanged=len(entries))
         with transaction(self.engine) as connection:
             report = _sync(connection, entries, now)
-            state = f"{mark} {_list_state(connection)}"
-            connection.execute(delete(settings).where(settings.c.name == SYNC_SETTING))
-            connection.execute(insert(settings).values(name=SYNC_SETTING, value=state))
+            sync_state.remember(connection, mark)
         return report
-
-
-#: The settings that record what the last ``sync_config`` saw, and the list's revision: a new
-#: random value whenever a command or an import changes the list.
-SYNC_SETTING = "config_recipients_synced"
-REVISION_SETTING = "recipients_revision"
-_SYNCED = select(settings.c.value).where(settings.c.name == SYNC_SETTING)
-_REVISION = select(settings.c.value).where(settings.c.name == REVISION_SETTING).scalar_subquery()
-_STATE = select(
-    _REVISION, func.count(), func.max(recipients.c.changed), func.max(recipients.c.id)
-).select_from(recipients)
-
-
-def _fingerprint(entries: Sequence[ListEntry]) -> str:
-    """A digest of the entries as given (a changed name, category or order changes it)."""
-    rows = (
-        f"{e.address}\x1f{e.name}\x1f{_categories_text(e.categories)}\x1f{e.has_categories}"
-        for e in entries
-    )
-    return hashlib.sha256("\x1e".join(rows).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _list_state(connection: Any) -> str:
-    """What changes when anything is added to, changed in or deleted from the list, in one
-    query: the revision every write of this module renews, and for a write made some other
-    way the rows' count, last stamp and highest id."""
-    revision, count, changed, last = connection.execute(_STATE).one()
-    return f"{revision} {count} {changed.isoformat() if changed else '-'} {last or 0}"
-
-
-def _touch(connection: Any) -> None:
-    """Renew the list's revision: a change to it that the next ``sync_config`` must see."""
-    connection.execute(delete(settings).where(settings.c.name == REVISION_SETTING))
-    connection.execute(insert(settings).values(name=REVISION_SETTING, value=token_hex(8)))
 
 
 # categories_text, remembered: a long list repeats a few sets of categories.
