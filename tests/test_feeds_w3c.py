@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from bulletin.cli import main
 from bulletin.feeds import build_files, plan_feeds, prepare_entry, render_opml
 from bulletin.model import Item, Site
+from feedcheck import fv
 from feedcheck.fv import feed_files, findings, require_validator
 from helpers_stages import ARABIC, LOCAL, WORLD, edge_case_items, make_site
 from hostile import categories_of, hostile_items, write_hostile_sources
@@ -159,3 +160,18 @@ def test_categories_sharing_a_slug_name_their_feed_whichever_source_is_read_firs
 ) -> None:
     one, two = feeds_read_in_two_orders(tmp_path, shared_slugs=True)
     assert one["index.opml"] == two["index.opml"]
+
+
+def test_without_the_validator_its_tests_skip_loudly_and_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(fv, "VALIDATOR", tmp_path / "nowhere" / "fv.py")
+    monkeypatch.delenv("CI", raising=False)
+    with (
+        pytest.warns(UserWarning, match="SKIPPED: the W3C feed validator is missing"),
+        pytest.raises(pytest.skip.Exception, match="SKIPPED LOUDLY"),
+    ):
+        fv.require_validator()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true, so this test may not be skipped"):
+        fv.require_validator()
