@@ -1,21 +1,36 @@
 """Fixtures shared by the test modules: a store, the command line in a folder of its own, and
-the bundled example deployment. The builders they use, for tests that pass arguments, are
-plain functions in builders.py.
+the bundled example deployment; and the property tests' budget. The builders they use, for
+tests that pass arguments, are plain functions in builders.py.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from builders import SUBPROCESSES
 from bulletin.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The property tests' budget: a fixed set of examples (derandomize), so that a run in CI is
+# bounded and the same every time; HYPOTHESIS_PROFILE=explore searches far wider, at random.
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("explore", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from bulletin.errors import SourceError
 from bulletin.model import Category, CategoryIndex
-from bulletin.sources import ReadResult, ReadSettings
+from bulletin.sources import ReadResult, ReadSettings, id_seconds
 from bulletin.sources.directory import looks_like_markdown, read_directory, read_markdown
 from bulletin.text import stable_id
 
@@ -45,7 +45,9 @@ def test_front_matter_fields_become_the_item() -> None:
 
 def test_defaults_fill_what_the_front_matter_leaves_out() -> None:
     [item] = read(FRONT + BODY).items
-    assert item.published == datetime(2026, 3, 3, 11, 0, tzinfo=UTC)
+    # site.item_time, plus the seconds its id draws (two sources on one day seldom meet).
+    seconds = id_seconds(stable_id("directory", "news/river.md"))
+    assert item.published == datetime(2026, 3, 3, 11, 0, seconds, tzinfo=UTC)
     assert item.title == "The river path reopens on Friday."
     assert item.title_derived is True
     assert item.source is None
@@ -256,3 +258,62 @@ def test_second_file_with_a_taken_id_is_reported(tmp_path: Path) -> None:
 def test_missing_folder_raises_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         read_directory(tmp_path / "nowhere", SETTINGS)
+
+
+# --- hostile files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("day", "line"), [("0001-01-01", 2), ("9999-12-31", 2), ("1989-12-31", 2)])
+def test_an_implausible_date_is_reported_at_its_line_and_the_item_skipped(
+    day: str, line: int
+) -> None:
+    result = read(FRONT.replace("2026-03-03", day) + BODY)
+    assert result.items == ()
+    [problem] = result.problems
+    assert (problem.line, problem.skipped) == (line, True)
+    assert f"implausible date {day}" in problem.message
+    assert "1990-01-01 to 2199-12-31" in problem.message
+
+
+def test_the_last_day_of_february_in_a_leap_year_is_a_date() -> None:
+    [item] = read(FRONT.replace("2026-03-03", "2024-02-29") + BODY).items
+    assert item.day == date(2024, 2, 29)
+
+
+def test_yaml_escapes_in_front_matter_values_are_cleaned_and_reported() -> None:
+    # The file's bytes hold no control character; YAML's escapes write them into the values.
+    title = r'"nul \0 nel \x85 apc \x9f bell \a end"'
+    text = FRONT.replace("---\n", f'---\ntitle: {title}\nsource: "Desk \\x07"\n', 1)
+    [item] = (result := read(text + BODY)).items
+    assert item.title == "nul nel apc bell end"
+    assert item.source == "Desk"
+    assert [(p.line, p.message, p.skipped) for p in result.problems] == [
+        (2, "removed 4 characters XML forbids", False),
+        (3, "removed 1 characters XML forbids", False),
+    ]
+
+
+def test_a_yaml_escape_of_half_a_surrogate_pair_is_cleaned_or_refused_never_raised() -> None:
+    # libyaml refuses the escape as invalid YAML; PyYAML's own parser reads it, and the lone
+    # surrogate is then cleaned like any character XML forbids.
+    result = read(FRONT.replace("---\n", '---\ntitle: "half \\ud800 pair"\n', 1) + BODY)
+    if result.items:
+        assert result.items[0].title == "half \ufffd pair"
+    else:
+        [problem] = result.problems
+        assert (problem.line, problem.skipped) == (2, True)
+        assert "invalid YAML" in problem.message
+
+
+def test_bare_carriage_returns_end_lines_as_newlines_do() -> None:
+    [item] = read((FRONT + BODY).replace("\n", "\r")).items
+    assert item.paragraphs == (
+        "The river path reopens on Friday.",
+        "Cyclists must dismount on the bridge.",
+    )
+    assert looks_like_markdown((FRONT + BODY).replace("\n", "\r").encode())
+
+
+def test_a_category_named_all_keeps_off_the_slug_of_the_feed_of_everything() -> None:
+    [item] = read(FRONT.replace("Local News", "All") + BODY).items
+    assert item.category == Category("category-all", "All")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bulletin.model import Category, CategoryIndex
-from bulletin.sources import ReadResult, ReadSettings
+from bulletin.sources import ReadResult, ReadSettings, id_seconds
 from bulletin.sources.listing import looks_like_listing, read_listing
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "listing"
@@ -341,8 +341,11 @@ def test_id_survives_an_edit_after_the_first_twelve_words() -> None:
 
 
 def test_items_with_the_same_id_get_numbered_suffixes() -> None:
-    twice = entry("3 March 2026 In Local News", RIVER)
-    result = read("Desk\n" + twice * 3 + BREADCRUMB)
+    # An id comes from the first twelve words: items sharing them but not the rest get
+    # numbered ids (an exact copy of an item is left out instead, see further down).
+    opening = "One two three four five six seven eight nine ten eleven twelve"
+    items = [entry("3 March 2026 In Local News", f"{opening} {n}.") for n in ("one", "two", "3")]
+    result = read("Desk\n" + "".join(items) + BREADCRUMB)
     first = result.items[0].id
     assert [i.id for i in result.items] == [first, f"{first}-2", f"{first}-3"]
 
@@ -355,11 +358,15 @@ def test_published_is_aware_utc_newest_first_per_day() -> None:
         + entry("4 March 2026 In Local News", "Three.")
         + BREADCRUMB
     )
-    published = [i.published for i in read(text).items]
+    items = read(text).items
+    published = [i.published for i in items]
+    # site.item_time a minute earlier for each later item of the day, plus the seconds each
+    # id draws (so that two sources covering one day seldom give two items the same second).
+    seconds = [id_seconds(i.id) for i in items]
     assert published == [
-        datetime(2026, 3, 3, 11, 0, tzinfo=UTC),
-        datetime(2026, 3, 3, 10, 59, tzinfo=UTC),
-        datetime(2026, 3, 4, 11, 0, tzinfo=UTC),
+        datetime(2026, 3, 3, 11, 0, seconds[0], tzinfo=UTC),
+        datetime(2026, 3, 3, 10, 59, seconds[1], tzinfo=UTC),
+        datetime(2026, 3, 4, 11, 0, seconds[2], tzinfo=UTC),
     ]
     assert all(p.utcoffset() is not None and p.tzinfo == UTC for p in published)
 
@@ -545,3 +552,156 @@ def test_looks_like_listing_finds_a_header_near_the_top() -> None:
     assert not looks_like_listing(b"---\ndate: 2026-11-25\n---\nSome text.\n")
     assert not looks_like_listing(b"Just some prose.\n\nAbout 12 March 2019, and more.\n")
     assert not looks_like_listing(b"Desk\n" + b"filler line\n" * 45 + BASIC.encode())
+
+
+# --- dates at the edges of the calendar -----------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["01 January 0001", "31 December 9999", "31 December 1989"])
+def test_an_item_dated_in_an_implausible_year_is_reported_with_its_line_and_skipped(
+    header: str,
+) -> None:
+    result = read("Desk\n" + BEFORE + entry(f"{header} In Local News", LOST) + AFTER + BREADCRUMB)
+    assert [i.paragraphs for i in result.items] == [(RIVER,), (THANKS,)]
+    [problem] = result.problems
+    assert (problem.line, problem.skipped) == (6, True)
+    assert "implausible date" in problem.message
+    assert "items must be dated from 1990-01-01 to 2199-12-31" in problem.message
+
+
+def test_the_first_plausible_day_and_a_leap_day_are_read() -> None:
+    text = "Desk\n" + entry("01 January 1990 In Local News", RIVER)
+    text += entry("29 February 2024 In Local News", THANKS) + BREADCRUMB
+    result = read(text)
+    assert result.problems == ()
+    assert [i.day for i in result.items] == [date(1990, 1, 1), date(2024, 2, 29)]
+
+
+def test_a_category_named_all_keeps_off_the_slug_of_the_feed_of_everything() -> None:
+    [first] = read("Desk\n" + entry("3 March 2026 In All", RIVER) + BREADCRUMB).items
+    assert first.category == Category("category-all", "All")
+
+
+# --- line ends, byte order marks, blanks ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "end", ["\r", "\r\n", "\n\r\n", "\r\r\n"], ids=["cr", "crlf", "mixed", "cr-crlf"]
+)
+def test_any_line_end_reads_like_a_newline(end: str) -> None:
+    text = BASIC.replace("\n", end) if end in ("\r", "\r\n") else BASIC.replace("\n\n", end)
+    result = read(text)
+    assert result.problems == ()
+    assert [i.paragraphs for i in result.items] == [(RIVER, DISMOUNT), (THANKS,)]
+    assert [i.source for i in result.items] == ["Parks Office", "Council Press Office"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_a_byte_order_mark_names_the_encoding_with_any_line_end(encoding: str, end: str) -> None:
+    data = BASIC.replace("\n", end).encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be"):  # these codecs write no mark: add it
+        data = "\ufeff".encode(encoding) + data
+    result = read(data)
+    assert result.problems == ()
+    assert [i.paragraphs for i in result.items] == [(RIVER, DISMOUNT), (THANKS,)]
+
+
+def test_tabs_and_trailing_blanks_change_nothing() -> None:
+    text = "\n".join(line.replace(" ", "\t", 1) + " \t " for line in BASIC.split("\n"))
+    result = read(text)
+    assert result.problems == ()
+    assert [i.paragraphs for i in result.items] == [(RIVER, DISMOUNT), (THANKS,)]
+    assert [i.category.name for i in result.items] == ["Local News", "Statements"]
+    assert [i.source for i in result.items] == ["Parks Office", "Council Press Office"]
+
+
+# --- zero-width and bidi formatting characters ------------------------------------------------
+
+FORMATTING = [
+    *map(chr, range(0x200B, 0x2010)),
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+    "\ufeff",
+    "\u061c",
+]
+
+
+def sprinkle(line: str, mark: str) -> str:
+    """``line`` with ``mark`` at its start, after its first word and at its end."""
+    first, rest = line.split(" ", 1)
+    return f"{mark}{first}{mark} {rest}{mark}"
+
+
+@pytest.mark.parametrize("mark", FORMATTING, ids=[f"U+{ord(c):04X}" for c in FORMATTING])
+def test_formatting_characters_hide_no_header_source_or_breadcrumb(mark: str) -> None:
+    text = (
+        "Town Desk\n"
+        + sprinkle("3 March 2026 In Local News", mark)
+        + f"\n\n{RIVER}\n\n{DISMOUNT} (Source:{mark} Parks Office){mark}\n\n"
+        + sprinkle("03 March 2026 In Statements", mark)
+        + f"\n\n{THANKS} {mark}(Source: Council Press Office){mark}\n\n"
+        + sprinkle(BREADCRUMB.replace("filtered by", f"filtered{mark} by"), mark)
+        + "\n"
+    )
+    result = read(text)
+    assert result.problems == ()
+    assert [i.category for i in result.items] == [LOCAL, Category("statements", "Statements")]
+    assert [i.source for i in result.items] == ["Parks Office", "Council Press Office"]
+    assert result.items[1].paragraphs == (THANKS,)
+    assert "filtered" not in all_text(result)
+
+
+@pytest.mark.parametrize("mark", FORMATTING, ids=[f"U+{ord(c):04X}" for c in FORMATTING])
+def test_formatting_characters_stay_out_of_titles_slugs_and_category_names(mark: str) -> None:
+    header = f"3 March 2026 In {mark}Parks{mark} and{mark} Trails{mark}"
+    result = read("Desk\n" + entry(header, f"{mark}The{mark} river path{mark} reopens.{mark}"))
+    [found] = result.items
+    assert found.category == Category("parks-and-trails", "Parks and Trails")
+    assert found.title == "The river path reopens."
+
+
+def test_arabic_header_and_source_wrapped_in_direction_marks_are_read() -> None:
+    text = (
+        "أخبار\n\u200f٣ آذار ٢٠٢٦ في أخبار محلية\u200f\n\n"
+        "\u202bأُغلقت الشوارع.\u202c \u200f(المصدر: البلدية)\u200f\n\n" + BREADCRUMB
+    )
+    [found] = read(text, ReadSettings(zone=ZoneInfo("UTC"), categories=ALIASES)).items
+    assert found.category == LOCAL
+    assert found.source == "البلدية"
+    assert found.title == "أُغلقت الشوارع."
+
+
+# --- an unknown page chrome, duplicates -------------------------------------------------------
+
+OTHER_CRUMBS = {
+    "own line": "\nHome Media Centre Town Desk Items filtered on date: Tuesday, 03 March 2026\n",
+    "glued": "Start page > News > 3 March 2026\n",
+    "two lines": "\nHome | News archive\nItems of Tuesday, 03 March 2026\n",
+}
+
+
+@pytest.mark.parametrize("crumb", OTHER_CRUMBS, ids=list(OTHER_CRUMBS))
+def test_an_unknown_breadcrumb_keeps_the_last_item_and_warns_where_it_starts(crumb: str) -> None:
+    text = BASIC.replace(BREADCRUMB + "\n", "")
+    if crumb == "glued":
+        text = text.rstrip("\n") + OTHER_CRUMBS[crumb]
+    else:
+        text += OTHER_CRUMBS[crumb].lstrip("\n")
+    result = read(text)
+    assert [i.paragraphs for i in result.items] == [(RIVER, DISMOUNT), (THANKS,)]
+    assert result.items[1].source == "Council Press Office"
+    [problem] = result.problems
+    assert problem.skipped is False
+    assert problem.line == (12 if crumb == "glued" else 14)
+    assert "not the breadcrumb" in problem.message
+    assert "Start page" not in all_text(result) and "Home" not in all_text(result)
+
+
+def test_an_exact_duplicate_item_is_collapsed_with_a_warning() -> None:
+    first = entry("3 March 2026 In Local News", RIVER, DISMOUNT)
+    result = read("Desk\n" + first + first + AFTER + BREADCRUMB)
+    assert [i.paragraphs for i in result.items] == [(RIVER, DISMOUNT), (THANKS,)]
+    [problem] = result.problems
+    assert (problem.line, problem.skipped) == (8, False)
+    assert problem.message == "the item from line 2 appears again here: the copy is left out"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -15,6 +17,7 @@ from bulletin import delivery, pipeline, web
 from bulletin.config import Config
 from bulletin.store import Store
 
+T = TypeVar("T")
 READERS = [f"reader{n:02}@example.org" for n in range(40)]
 
 
@@ -64,6 +67,16 @@ async def exchange(address: tuple[str, int], raw: bytes, timeout: float = 20.0) 
         writer.close()
 
 
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` run to its end on an event loop of its own, in a thread of its own.
+
+    The browser tests' Playwright keeps an event loop running in the main thread for the
+    session, where ``asyncio.run`` refuses to start another.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
 def get(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: news\r\nConnection: close\r\n\r\n".encode()
 
@@ -93,7 +106,7 @@ def test_500_readers_reading_and_40_clicking_at_once_are_all_answered(
         return await asyncio.gather(*reads, *clicks)
 
     with caplog.at_level(logging.WARNING):
-        answers = asyncio.run(everyone())
+        answers = run(everyone())
     assert [status_of(a) for a in answers] == [200] * 540
     assert set(statuses(config).values()) == {"unsubscribed"}
     assert [r for r in caplog.records if r.exc_info] == []
@@ -109,7 +122,7 @@ def test_a_malformed_content_length_is_a_400_and_changes_nothing(
         "\r\nList-Unsubscribe=One-Click"
     ).encode()
     with caplog.at_level(logging.WARNING):
-        answer = asyncio.run(exchange(address, raw, timeout=10))
+        answer = run(exchange(address, raw, timeout=10))
     assert status_of(answer) == 400
     assert statuses(config)[READERS[0]] == "active"
     assert [r for r in caplog.records if r.exc_info] == []
@@ -119,14 +132,14 @@ def test_a_body_past_the_cap_is_refused_and_changes_nothing(
     config: Config, address: tuple[str, int]
 ) -> None:
     token = tokens(config)[READERS[0]]
-    declared = asyncio.run(exchange(address, post(f"/unsubscribe?token={token}", b"x" * 20_000)))
+    declared = run(exchange(address, post(f"/unsubscribe?token={token}", b"x" * 20_000)))
     assert status_of(declared) == 413
     chunked = (
         f"POST /unsubscribe?token={token} HTTP/1.1\r\nHost: news\r\nConnection: close\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
         + "".join(f"{4000:x}\r\n{'y' * 4000}\r\n" for _ in range(4))
     ).encode() + b"0\r\n\r\n"
-    assert status_of(asyncio.run(exchange(address, chunked))) == 413
+    assert status_of(run(exchange(address, chunked))) == 413
     assert statuses(config)[READERS[0]] == "active"
 
 
@@ -144,8 +157,8 @@ def test_clients_that_hang_up_leave_no_traceback_and_the_next_reader_is_answered
         await asyncio.sleep(0.2)
 
     with caplog.at_level(logging.WARNING):
-        asyncio.run(rude())
-        answer = asyncio.run(exchange(address, get("/health")))
+        run(rude())
+        answer = run(exchange(address, get("/health")))
     assert status_of(answer) == 200
     assert statuses(config)[READERS[0]] == "active"
     assert [r for r in caplog.records if r.exc_info] == []
@@ -162,6 +175,6 @@ def test_only_the_canonical_form_of_a_token_is_accepted(
         "case": token.swapcase(),
         "spaced": "%20" + token,
     }[change]
-    answer = asyncio.run(exchange(address, post(f"/unsubscribe?token={altered}")))
+    answer = run(exchange(address, post(f"/unsubscribe?token={altered}")))
     assert status_of(answer) == 400
     assert statuses(config)[READERS[0]] == "active"

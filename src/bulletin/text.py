@@ -13,6 +13,15 @@ from slugify import slugify as _slugify
 # but are never meant in news text, so they go too.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: Zero-width and bidi formatting characters (and the word joiner): invisible, and copied
+#: along with text from right-to-left pages. Readers ignore them where they recognise the
+#: input's structure, and keep them out of titles, slugs and names.
+FORMAT_CHARACTERS = (
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2066\u2067\u2068\u2069\ufeff\u061c"
+)
+_NO_FORMAT = dict.fromkeys(map(ord, FORMAT_CHARACTERS))
+_FORMAT = re.compile(f"[{FORMAT_CHARACTERS}]")
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 TITLE_TARGET = 90
 
@@ -37,6 +46,20 @@ def clean_text(text: str) -> tuple[str, int]:
         return "\ufffd" if _SURROGATE.match(match.group()) else ""
 
     return _NOT_XML_CHAR.sub(fix, text), count
+
+
+def strip_format(text: str) -> str:
+    """``text`` without formatting characters (``FORMAT_CHARACTERS``)."""
+    return text.translate(_NO_FORMAT)
+
+
+def visible(text: str) -> tuple[str, list[int]]:
+    """``text`` without formatting characters, and where to cut ``text`` to keep the first
+    ``i`` of them, for each ``i``: a cut found in the one then applies to the other."""
+    if not _FORMAT.search(text):
+        return text, list(range(len(text) + 1))
+    kept = [at for at, char in enumerate(text) if char not in FORMAT_CHARACTERS]
+    return "".join(text[at] for at in kept), [0, *(at + 1 for at in kept)]
 
 
 def normalize_space(text: str) -> str:

@@ -1,5 +1,6 @@
 """Validators for bulletin's feeds, used by the tests: each says what it checks and why.
 
+- ``fv``: the W3C Feed Validation Service's own code, run on written files (beside the checkout);
 - ``w3c``: the W3C Feed Validation Service's rules for RSS 2.0 and Atom 1.0, event by event;
 - ``atom_rules``: Atom against RFC 4287's RELAX NG grammar (``atom.rng``) and Schematron rules;
 - ``json_feed``: JSON Feed 1.1's members and types;

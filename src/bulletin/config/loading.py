@@ -13,10 +13,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from bulletin.config.checks import control_problems, header_problems
 from bulletin.config.schema import CONFIG_NAME, SECRET_KEYS, Config, ScheduleConfig, section_type
 from bulletin.config.yaml_doc import YamlError, read_yaml
 from bulletin.errors import ConfigError, ConfigProblem
 from bulletin.text import slugify
+
+# What feeds/plan.py accepts as a slug in a file name.
+_FILE_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -134,6 +138,11 @@ def parse_config(text: str, file: str, root: Path) -> Config:
     try:
         document = read_yaml(text)
     except YamlError as error:
+        if error.limit:
+            raise ConfigError(
+                [ConfigProblem(file, error.line, "", f"refused: {error.problem}")],
+                hint="a config file is a few screens of settings; this is not one",
+            ) from None
         raise ConfigError(
             [ConfigProblem(file, error.line, "", f"not valid YAML: {error.problem}")],
             hint="check the indentation and quoting near that line",
@@ -143,6 +152,10 @@ def parse_config(text: str, file: str, root: Path) -> Config:
     problems = [
         ConfigProblem(file, line, _dotted(path), "duplicate key (each key may appear once)")
         for path, line in duplicates
+    ]
+    problems += [
+        ConfigProblem(file, _line_of(lines, path), _dotted(path), message)
+        for path, message in control_problems(data)
     ]
     if not isinstance(data, dict):
         problems.append(ConfigProblem(file, 1, "", "expected a mapping of sections at the top"))
@@ -168,8 +181,16 @@ def _semantic_problems(
     config: Config, file: str, lines: dict[tuple[Any, ...], int]
 ) -> list[ConfigProblem]:
     """Rules that span several keys: unique names and slugs, settings that contradict."""
-    found = [*_duplicates(config), *_contradictions(config)]
-    return [ConfigProblem(file, lines.get(path), _dotted(path), text) for path, text in found]
+    found = [*_duplicates(config), *_contradictions(config), *header_problems(config)]
+    return [ConfigProblem(file, _line_of(lines, path), _dotted(path), text) for path, text in found]
+
+
+def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    """The line of ``path``, or of the nearest key above it that was written."""
+    for depth in range(len(path), 0, -1):
+        if path[:depth] in lines:
+            return lines[path[:depth]]
+    return None
 
 
 def _duplicates(config: Config) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -181,6 +202,11 @@ def _duplicates(config: Config) -> Iterator[tuple[tuple[Any, ...], str]]:
     slugs: dict[str, str] = {}
     for index, category in enumerate(config.categories):
         slug = category.slug or slugify(category.name)
+        where = ("categories", index, "slug" if category.slug else "name")
+        if slug == "all":
+            yield where, 'slug "all" is the feed of every category\'s: give it another slug'
+        elif not _FILE_SLUG.fullmatch(slug):
+            yield where, f'slug "{slug}" cannot name a feed file: use letters, digits, - and _'
         if slug in slugs:
             path = ("categories", index, "slug" if category.slug else "name")
             yield (

@@ -70,7 +70,8 @@ class SiteConfig(Section):
     )
     item_time: str = Field(
         "12:00",
-        description='Local time of day given to items that carry only a date (quote it: "12:00").',
+        description="Local time of day given to items that carry only a date, plus 0-59 seconds "
+        'drawn from each item\'s id (quote it: "12:00").',
     )
 
     @field_validator("base_url")

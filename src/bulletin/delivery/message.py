@@ -8,11 +8,15 @@ costs. The bytes are the same for the same inputs (stable Message-ID and MIME bo
 
 Header injection: every shared header goes through ``EmailMessage``, which refuses line
 breaks; per-recipient values are checked here and encoded as RFC 2047 words when not plain
-ASCII. Long URL headers are never folded into encoded words (python/cpython#85725).
+ASCII. Long URL headers are never folded into encoded words (python/cpython#85725). Text that
+holds "=?" is encoded here whole, never handed to the email package as it is: the package, and
+mail readers, decode anything that looks like an encoded word, and one whose decoded text holds
+CR LF then reads as a header of its own (``=?utf-8?q?Ann=0D=0ABcc:_x@y?=``).
 """
 
 from __future__ import annotations
 
+import base64
 import email.errors
 import hashlib
 import html
@@ -40,6 +44,9 @@ _MAX_HEADER_URL = 900
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 _ATOM_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _CRLF = "\r\n"
+# Bytes of UTF-8 in one encoded word: 56 characters of base64, 68 with "=?utf-8?b?" and "?=",
+# so that "Subject: " and a word stay within 78 characters (RFC 2047 asks for 76 at most).
+_WORD_BYTES = 42
 
 
 class _DigestPolicy(EmailPolicy):
@@ -138,12 +145,19 @@ class MessageTemplate:
         _check_one_line(subject=content.subject, sender=f"{sender.name} <{sender.address}>")
         self.day, self.site = content.day, site
         shared = EmailMessage(policy=POLICY)
+        own = b""  # headers written here: text an encoded word could be read out of
         try:
-            shared["From"] = Address(display_name=sender.name, addr_spec=sender.address)
-            shared["Subject"] = content.subject
+            if "=?" in sender.name:
+                own += f"From: {encoded_words(sender.name)} <{sender.address}>\r\n".encode()
+            else:
+                shared["From"] = Address(display_name=sender.name, addr_spec=sender.address)
+            if "=?" in content.subject:
+                own += f"Subject: {encoded_words(content.subject)}\r\n".encode()
+            else:
+                shared["Subject"] = content.subject
             shared["Date"] = format_datetime(date_header)
             shared["List-Id"] = f"<{list_name or list_id(site)}>"
-            self._shared = shared.as_bytes().rstrip(b"\r\n") + b"\r\n"
+            self._shared = own + shared.as_bytes().rstrip(b"\r\n") + b"\r\n"
         except (ValueError, IndexError, email.errors.MessageError) as error:
             raise DeliveryError(
                 f"digest of {content.day}: cannot build the message headers: {error}",
@@ -253,7 +267,14 @@ def _to_header(recipient: Recipient) -> bytes:
         )
     if not name:
         return f"To: {address}\r\n".encode()
-    if _ATOM_TEXT.fullmatch(name) and name.strip() == name:
+    if any("\ud800" <= char <= "\udfff" for char in name):
+        raise DeliveryError(
+            f"the name of {address} is not valid text (bytes that were not UTF-8)",
+            hint="set it again with `bulletin subscribers add`, which checks names",
+        )
+    if "=?" in name:  # as it is, or quoted, a mail reader would decode it (RFC 2047 5)
+        shown = encoded_words(name)
+    elif _ATOM_TEXT.fullmatch(name) and name.strip() == name:
         shown = name
     elif name.isascii() and name.isprintable():
         shown = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -269,6 +290,20 @@ def _to_header(recipient: Recipient) -> bytes:
     if max(len(part) for part in line.split(_CRLF)) > 998:  # RFC 5322 2.1.1
         raise DeliveryError(f"the name of {address} is too long for a header")
     return (line + _CRLF).encode("ascii")
+
+
+def encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 "B" encoded words of UTF-8, folded: what a mail reader decodes,
+    once, back to exactly ``text``, whatever it looks like. Each word holds whole characters
+    and is at most 68 characters long."""
+    chunks: list[bytes] = []
+    for char in text:
+        data = char.encode("utf-8")
+        if not chunks or len(chunks[-1]) + len(data) > _WORD_BYTES:
+            chunks.append(b"")
+        chunks[-1] += data
+    words = (f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
+    return "\r\n ".join(words)
 
 
 def _check_one_line(**values: str) -> None:

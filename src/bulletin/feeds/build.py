@@ -20,17 +20,24 @@ from bulletin import __version__
 from bulletin.feeds import json_feed, rss_atom
 from bulletin.feeds.entries import FeedEntry, newest_first
 from bulletin.feeds.plan import FORMATS, FeedPaths, FeedSpec
+from bulletin.feeds.times import at_times, distinct_times, entry_times, shown_entries
 from bulletin.model import Category, Site
 
 # With no items there is no newest item to date the feed by; a constant keeps the bytes stable.
-EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+# Not 1970: the W3C validator calls any date before 1990 implausible (ImplausibleDate).
+EMPTY_FEED_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 # Bump when the bytes written for the same items change, so the next run rebuilds everything.
-LAYOUT_REVISION = 1
+# 2: entry times made distinct within a feed; & and < in plain text as hex references.
+LAYOUT_REVISION = 2
 
 
 @dataclass(frozen=True)
 class Record:
-    """What a feed file holds of one entry: enough to order, date and recognise it."""
+    """What a feed file holds of one entry: enough to order, date and recognise it.
+
+    The times are the entry's own; the file shows them made distinct (``feeds.times``), which
+    the records of the whole feed give back.
+    """
 
     item_id: str
     entry_id: str
@@ -156,12 +163,13 @@ def build_files(
     """The feed of the newest ``limit`` of ``entries``, in every format."""
     cache = Chunks() if cache is None else cache
     ordered = newest_first(list({entry.item_id: entry for entry in entries}.values()))[:limit]
-    updated = feed_date(ordered)
+    shown = shown_entries(ordered)
+    updated = feed_date(shown)
     files = {
         fmt: parts.join()
-        for fmt, parts in rss_atom.xml_parts(spec, ordered, updated, cache.xml).items()
+        for fmt, parts in rss_atom.xml_parts(spec, shown, updated, cache.xml).items()
     }
-    files["json"] = json_feed.json_parts(spec, ordered, cache.json).join()
+    files["json"] = json_feed.json_parts(spec, shown, cache.json).join()
     return BuiltFeed(spec, files, tuple(Record.of(entry) for entry in ordered))
 
 
@@ -177,8 +185,9 @@ def splice_files(
     """The feed after adding or replacing ``fresh`` entries and dropping the ``gone`` items.
 
     Reuses the chunks of ``old_files`` (which hold ``old``, in order). None when the feed cannot
-    be known without the store: the files do not match the record, or entries left the feed and
-    the items that would take their place are older than anything the files hold.
+    be known without the store: the files do not match the record, entries left the feed and
+    the items that would take their place are older than anything the files hold, or a kept
+    entry would be shown at another time (an entry that shared its second came or went).
     """
     replaced = {entry.item_id for entry in fresh} | gone
     kept = [record for record in old if record.item_id not in replaced]
@@ -189,12 +198,20 @@ def splice_files(
         if sum(1 for entry in merged if entry.sort_key <= cutoff) < limit:
             return None  # something older than the files reach belongs in the feed now
     result = merged[:limit]
+    shown = _shown_times(old, result)
+    if shown is None:
+        return None
     chunks_by_format = _old_chunks(old_files, old)
     if chunks_by_format is None:
         return None
-    new_entries = [entry for entry in result if isinstance(entry, FeedEntry)]
+    new_entries = [
+        at_times(entry, times)
+        for entry, times in zip(result, shown, strict=True)
+        if isinstance(entry, FeedEntry)
+    ]
     records = tuple(e if isinstance(e, Record) else Record.of(e) for e in result)
-    updated = datetime.fromtimestamp(max((r.updated for r in records), default=0), UTC)
+    newest = max((t[1] for t in shown), default=None)
+    updated = EMPTY_FEED_DATE if newest is None else datetime.fromtimestamp(newest, UTC)
     cache = Chunks() if cache is None else cache
     new_parts = rss_atom.xml_parts(spec, new_entries, updated, cache.xml)
     new_parts["json"] = json_feed.json_parts(spec, new_entries, cache.json)
@@ -211,6 +228,30 @@ def splice_files(
             chunks = list(json_feed.relink(chunks))
         files[fmt] = parts.header + b"".join(chunks) + parts.footer
     return BuiltFeed(spec, files, records, spliced=True)
+
+
+def _shown_times(
+    old: Sequence[Record], result: Sequence[Record | FeedEntry]
+) -> list[tuple[int, int]] | None:
+    """The times ``result`` is shown at, or None if a kept entry's would differ from the file's.
+
+    The files show ``old`` at the distinct times of ``old`` as a whole, so a kept chunk is
+    right only while the feed around it gives its entry the same times.
+    """
+    before = dict(
+        zip(
+            (record.item_id for record in old),
+            distinct_times([(record.published, record.updated) for record in old]),
+            strict=True,
+        )
+    )
+    shown = distinct_times(
+        [(e.published, e.updated) if isinstance(e, Record) else entry_times(e) for e in result]
+    )
+    for entry, moment in zip(result, shown, strict=True):
+        if isinstance(entry, Record) and before.get(entry.item_id) != moment:
+            return None
+    return shown
 
 
 def _old_chunks(

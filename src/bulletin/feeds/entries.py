@@ -34,6 +34,12 @@ _HTML_NAMES = (
 )
 _TAG = re.compile(rf"</?(?:{_HTML_NAMES})\b[^<>]*>", re.IGNORECASE)
 _BREAKING = re.compile(r"</?(?:br|p|div|li|h[1-6]|tr|td|th|hr|blockquote|ul|ol)\b", re.I)
+# U+FFFD, U+FDD0-U+FDEF and the last two code points of each of the 17 planes.
+_NOT_MEANT = re.compile(
+    "[\ufffd\ufdd0-\ufdef"
+    + "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+    + "]"
+)
 # A character reference with or without its ";" (named, decimal or hexadecimal).
 _REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
 
@@ -86,8 +92,8 @@ def prepare_entry(
         html=_body(site, item, link, max_body_bytes),
         language=item.language,
         category_term=item.category.slug,
-        category_label=clean(item.category.name),
-        author=plain_text(item.source or "") or clean(site.title),
+        category_label=plain_text(item.category.name) or item.category.slug,
+        author=plain_text(item.source or "") or plain_text(site.title) or "bulletin",
         published=published,
         updated=updated,
     )
@@ -111,8 +117,13 @@ def utc_seconds(moment: datetime) -> datetime:
 
 
 def clean(text: str) -> str:
-    """``text`` without XML-forbidden characters: lxml would refuse the whole feed."""
-    return clean_text(text)[0]
+    """``text`` without XML-forbidden characters: lxml would refuse the whole feed.
+
+    Nor the characters no text means: U+FFFD, the mark of text lost in decoding (where a
+    lone surrogate or a reference to nothing stood), and Unicode's non-characters; the W3C
+    validator reports them (BadCharacters, or NotHtml in HTML, through html5lib).
+    """
+    return _NOT_MEANT.sub("", clean_text(text)[0])
 
 
 def plain_text(text: str) -> str:
@@ -172,7 +183,8 @@ def _body(site: Site, item: Item, link: str, max_bytes: int) -> str:
 
     Neither RSS nor Atom can say "right to left", so the HTML itself must carry ``dir``.
     """
-    body = clean_html(clean(item.body_html), FEED, site.base_url).strip()
+    # Cleaned again after the sanitiser: it decodes references such as &#x81; or &#0;.
+    body = clean(clean_html(clean(item.body_html), FEED, site.base_url)).strip()
     if len(body) > max_bytes // 4 and len(body.encode()) > max_bytes:
         body = _cut(body, max_bytes, site.base_url) + f'<p><a href="{html.escape(link)}">…</a></p>'
     if item.direction == "ltr" and item.language == site.language:

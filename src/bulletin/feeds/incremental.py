@@ -170,9 +170,17 @@ class FeedBuilder:
         return self.items.latest_items(self.limit, slug)
 
     def incremental(
-        self, manifest: Manifest, changed: Sequence[Item], folder: FeedFolder
+        self,
+        manifest: Manifest,
+        changed: Sequence[Item],
+        folder: FeedFolder,
+        categories: Sequence[Category],
     ) -> FeedBuild:
-        """Rebuild or splice the feeds that ``changed`` touches (and any with a missing file)."""
+        """Rebuild or splice the feeds that ``changed`` touches (and any with a missing file).
+
+        ``categories`` are those of the store with the configured ones, as a full build plans
+        them: a feed's name then never depends on which build made it.
+        """
         # The feed of everything straight from the store (one indexed query): besides being
         # exact, it catches items stored by a run that did not get to publish (a crash, or a
         # `bulletin collect` on its own), as long as they are among the newest.
@@ -182,7 +190,7 @@ class FeedBuilder:
         fresh_all = [e for e in newest if old_all.get(e.item_id) != e.fingerprint]
         fresh = {item_id: self.entry(item) for item_id, item in by_id.items()}
         fresh.update({entry.item_id: entry for entry in fresh_all})
-        build = FeedBuild("incremental", self.plan(self._categories(manifest, by_id, fresh_all)))
+        build = FeedBuild("incremental", self.plan(categories))
         holders: dict[str, set[str]] = {}
         for slug, held in manifest.feeds.items():
             for record in held:
@@ -224,16 +232,6 @@ class FeedBuilder:
         if spec.category is None:  # the newest items are at hand: no second query
             return self._build(spec, newest)
         return self._from_store(spec)
-
-    def _categories(
-        self, manifest: Manifest, changed: dict[str, Item], fresh: list[FeedEntry]
-    ) -> list[Category]:
-        """The categories of the last build, with the configured names and any new ones."""
-        found = {c.slug: c for c in manifest.categories}
-        found.update({e.category_term: Category(e.category_term, e.category_label) for e in fresh})
-        found.update({item.category.slug: item.category for item in changed.values()})
-        found.update({c.slug: c for c in self.index.known})
-        return sorted(found.values(), key=self.index.order_key)
 
 
 @dataclass(frozen=True)

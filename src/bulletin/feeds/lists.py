@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from html import escape
 from xml.etree import ElementTree as etree
 
-from bulletin.feeds.entries import clean
+from bulletin.feeds.entries import clean, plain_text
 from bulletin.feeds.plan import FORMAT_NAMES, FORMATS, MEDIA_TYPES, FeedSpec
 
 HOW_TO = (
@@ -40,19 +40,20 @@ def render_opml(specs: Sequence[FeedSpec]) -> bytes:
     site = specs[0].site
     opml = etree.Element("opml", version="2.0")
     head = etree.SubElement(opml, "head")
-    etree.SubElement(head, "title").text = clean(f"{site.title}: feeds")
-    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    etree.SubElement(head, "title").text = _opml_text(f"{site.title}: feeds")
+    # No <docs>: OPML 2.0 makes it optional, and the W3C validator, whose OPML rules predate
+    # 2.0, refuses it (UndefinedElement).
     body = etree.SubElement(opml, "body")
     for spec in specs:
         etree.SubElement(
             body,
             "outline",
-            text=clean(spec.title),
-            title=clean(spec.title),
+            text=_opml_text(spec.title),
+            title=_opml_text(spec.title),
             type="rss",  # OPML 2.0 says "rss" for every kind of feed
             xmlUrl=spec.url("atom"),
             htmlUrl=site.url(""),
-            description=_description(spec),
+            description=_opml_text(_description(spec)),
             language=site.language,
         )
     etree.indent(opml, space="  ")
@@ -118,6 +119,12 @@ def _section(spec: FeedSpec, here: str, max_items: int) -> list[str]:
             f"({FORMAT_NOTES[fmt]}): <code>{escape(spec.url(fmt))}</code></li>"
         )
     return [*lines, "</ul>", "</section>"]
+
+
+def _opml_text(text: str) -> str:
+    """Plain text as OPML holds it: HTML, since its titles and text "may contain encoded HTML
+    markup" (OPML 2.0), which readers and the W3C validator read as HTML (SecurityRisk)."""
+    return escape(plain_text(text), quote=False)
 
 
 def _description(spec: FeedSpec) -> str:

@@ -15,6 +15,7 @@ feeds), and one FeedGenerator writes a feed in both formats, its entries set up 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from bulletin.errors import PublishError
-from bulletin.feeds.entries import FeedEntry, clean
+from bulletin.feeds.entries import FeedEntry, plain_text
 from bulletin.feeds.plan import MEDIA_TYPES, FeedSpec
 
 XML_FORMATS = ("rss", "atom")
@@ -60,6 +61,27 @@ _MARKERS = {
     "atom": (b"\n  <entry", b"  </entry>\n", b"</feed>\n"),
     "rss": (b"\n    <item>", b"    </item>\n", b"  </channel>\n</rss>\n"),
 }
+
+
+# Plain-text elements, and Atom's category label: there "&" and "<" are written as hexadecimal
+# references, as the RSS Profile asks (https://www.rssboard.org/rss-profile#data-types-
+# characterdata), so that a reader unsure whether a title is HTML cannot take "AT&T" or
+# "a <b> c" for markup; the W3C validator warns otherwise (CharacterData, ContainsHTML).
+# Either spelling gives an XML parser the same text. Item descriptions are HTML: left alone.
+_PLAIN_TEXT = {
+    # The channel's description (indented as the channel's children are) is plain text too.
+    "rss": re.compile(rb"<(title|category|dc:creator)>[^<]*</\1>|^    <description>[^<]*<", re.M),
+    "atom": re.compile(rb"<(title|subtitle|summary|name)>[^<]*</\1>|<category [^>]*/>"),
+}
+
+
+def _hex_references(data: bytes, fmt: str) -> bytes:
+    """``data`` with "&" and "<" in its plain-text elements as hexadecimal references."""
+
+    def hexed(match: re.Match[bytes]) -> bytes:
+        return match.group().replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+    return _PLAIN_TEXT[fmt].sub(hexed, data)
 
 
 # What an entry's chunks are cached under: the site's language decides its Atom xml:lang, and
@@ -98,9 +120,8 @@ def xml_parts(
         with _FEEDGEN_LOCK:
             for fmt in XML_FORMATS:
                 _link_feed(fg, spec, fmt)
-                documents[fmt] = (
-                    fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
-                )
+                data = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+                documents[fmt] = _hex_references(data, fmt)
     except ValueError as error:  # feedgen's only error type: bad dates, missing fields, bad XML
         raise PublishError(
             f"feed {spec.path(fmt)}: cannot be built: {error}",
@@ -214,9 +235,10 @@ def _feed_generator(spec: FeedSpec, updated: datetime) -> FeedGenerator:
         fg.register_extension("websub", _FeedHub, None, atom=True, rss=True)
         fg.websub.hub = spec.hub
     fg.id(spec.id)  # stable, and the same whichever format is being built
-    fg.title(clean(spec.title))
-    fg.subtitle(clean(spec.description) or clean(spec.title))  # RSS requires a description
-    fg.author(name=clean(site.title))
+    title = plain_text(spec.title) or spec.slug
+    fg.title(title)
+    fg.subtitle(plain_text(spec.description) or title)  # RSS requires a description
+    fg.author(name=plain_text(site.title) or title)
     fg.language(site.language)
     # feedgen writes its version into <generator> by default: output would change on upgrade.
     fg.generator("bulletin", version=None, uri=None)

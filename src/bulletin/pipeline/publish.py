@@ -114,10 +114,11 @@ def publish_feeds(
         layout = layout_of(ctx)
         builder = feeds.FeedBuilder(layout, view, ctx.categories)
         manifest = None if changed is None or check else folder.manifest()
+        categories = feed_categories(ctx, view)
         if manifest is None or manifest.fingerprint != layout.fingerprint:
-            build = builder.full(feed_categories(ctx, view), "check" if check else "full")
+            build = builder.full(categories, "check" if check else "full")
         else:
-            build = builder.incremental(manifest, changed or (), folder)
+            build = builder.incremental(manifest, changed or (), folder, categories)
         report = FeedsReport(build.mode, [], build.rebuilt, build.spliced, build.skipped)
         with WriteBatch() as batch:
             writer = _Writer(folder.path, batch, report, not (dry_run or check), check)

@@ -6,15 +6,17 @@ never stops at a bad item: it reports the problem with file and line and goes on
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path, PurePath
 from zoneinfo import ZoneInfo
 
 from bulletin.errors import InputProblem, SourceError
 from bulletin.model import CategoryIndex, Item
+from bulletin.text import slugify
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,65 @@ class ReadResult:
 
     def __add__(self, other: ReadResult) -> ReadResult:
         return ReadResult(self.items + other.items, self.problems + other.problems)
+
+
+#: Slugs a source's category may not take: "all" names the feed of everything.
+RESERVED_SLUGS = frozenset({"all"})
+
+
+def category_slug(name: str) -> str:
+    """The slug of a category a source names: ``text.slugify``, kept off the reserved ones, so
+    that an item in a category called "All" cannot stop the feeds from being built."""
+    slug = slugify(name)
+    return f"category-{slug}" if slug in RESERVED_SLUGS else slug
+
+
+#: The days an item may be dated: earlier is before any news feed (the W3C validator calls a
+#: date before 1990 implausible), later is a typo; either is reported and the item skipped.
+EARLIEST_DAY = date(1990, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
+_EARLIEST_TIME = datetime.combine(EARLIEST_DAY, time(0), tzinfo=UTC)
+
+
+def implausible_day(day: date) -> str | None:
+    """Why ``day`` cannot be an item's date, or None when it can."""
+    if EARLIEST_DAY <= day <= LATEST_DAY:
+        return None
+    return (
+        f"implausible date {day.isoformat()}: items must be dated from "
+        f"{EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}; check the year"
+    )
+
+
+def implausible_time(moment: datetime) -> str | None:
+    """Why ``moment`` cannot be an item's time, or None when it can: on the first day, a zone
+    ahead of UTC can put it before that day in UTC."""
+    if moment >= _EARLIEST_TIME:
+        return None
+    shown = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return f"implausible time {shown} UTC: items must be dated from {_EARLIEST_TIME:%Y-%m-%d} UTC"
+
+
+def id_seconds(item_id: str) -> int:
+    """0-59 seconds drawn from an item's id: the same for the same id, whoever reads it."""
+    digest = hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") % 60
+
+
+def derived_time(
+    settings: ReadSettings, day: date, item_id: str, minutes_before: int = 0
+) -> datetime:
+    """When an item that carries only a date was published, in UTC.
+
+    ``settings.item_time`` on its day, ``minutes_before`` earlier (a listing's later items),
+    plus seconds drawn from its id: two sources covering the same day then seldom give two
+    items the same second, and the time never depends on which was read first.
+    """
+    local = datetime.combine(day, settings.item_time, tzinfo=settings.zone)
+    offset = timedelta(seconds=id_seconds(item_id)) - timedelta(minutes=minutes_before)
+    return (local + offset).astimezone(UTC)
 
 
 #: What ``read_path`` accepts as ``kind``; None tells the kinds apart by content.

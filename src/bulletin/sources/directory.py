@@ -22,8 +22,16 @@ from bulletin.config.yaml_doc import YamlError, read_yaml
 from bulletin.errors import InputProblem, SourceError
 from bulletin.model import Item, direction_for
 from bulletin.sanitize import ITEM, clean_html
-from bulletin.sources import ReadResult, ReadSettings, files_under
-from bulletin.text import clean_text, derive_title, normalize_space, slugify, stable_id
+from bulletin.sources import (
+    ReadResult,
+    ReadSettings,
+    category_slug,
+    derived_time,
+    files_under,
+    implausible_day,
+    implausible_time,
+)
+from bulletin.text import clean_text, derive_title, normalize_space, stable_id
 
 KEYS = frozenset({"date", "category", "title", "source", "language", "id", "time"})
 # "html": False turns raw HTML in a file into text; the sanitiser is the second fence.
@@ -107,6 +115,18 @@ def _load_front(front: str) -> tuple[dict[str, Any], dict[str, int]]:
     return meta, lines
 
 
+def _clean_values(meta: dict[str, Any], lines: dict[str, int]) -> list[tuple[int, int]]:
+    """Clean the front matter's text values in place, as ``_clean_lines`` cleaned the file:
+    YAML's escapes ("\\0", "\\x85", "\\ud800") write characters the file's bytes could not."""
+    removed = []
+    for key, value in meta.items():
+        if isinstance(value, str):
+            meta[key], count = clean_text(value)
+            if count:
+                removed.append((lines.get(str(key), 1), count))
+    return removed
+
+
 def _text(meta: dict[str, Any], lines: dict[str, int], key: str) -> str | None:
     value = meta.get(key)
     if value is None:
@@ -129,6 +149,13 @@ def _day(meta: dict[str, Any], lines: dict[str, int]) -> date:
     except ValueError:
         pass
     raise _Bad(lines.get("date"), f'date: expected a day like 2026-11-25, got "{text}"')
+
+
+def _plausible(day: date, lines: dict[str, int]) -> date:
+    implausible = implausible_day(day)
+    if implausible is not None:
+        raise _Bad(lines.get("date"), f"date: {implausible}")
+    return day
 
 
 def _clock(meta: dict[str, Any], lines: dict[str, int]) -> time | None:
@@ -154,7 +181,7 @@ def _front(meta: dict[str, Any], lines: dict[str, int]) -> _Front:
             lines.get("language"), f'language: expected a tag like "en" or "ar", got "{language}"'
         )
     return _Front(
-        day=_day(meta, lines),
+        day=_plausible(_day(meta, lines), lines),
         clock=_clock(meta, lines),
         category=category,
         title=_text(meta, lines, "title"),
@@ -201,13 +228,17 @@ def _item(front: _Front, body: _Body, settings: ReadSettings, origin: str, item_
     paragraphs = tuple(_blocks(_MARKDOWN.parse(body.text)))
     if not paragraphs:
         raise _Bad(body.line, "empty body: write the item's text under the front matter")
-    clock = front.clock or settings.item_time
     language = front.language or settings.language
+    item_id = front.id or stable_id("directory", item_key)
+    if front.clock is None:
+        published = derived_time(settings, front.day, item_id)
+    else:
+        published = datetime.combine(front.day, front.clock, tzinfo=settings.zone).astimezone(UTC)
     return Item(
-        id=front.id or stable_id("directory", item_key),
+        id=item_id,
         day=front.day,
-        published=datetime.combine(front.day, clock, tzinfo=settings.zone).astimezone(UTC),
-        category=settings.categories.resolve(front.category, slugify),
+        published=published,
+        category=settings.categories.resolve(front.category, category_slug),
         title=front.title or derive_title(paragraphs[0]),
         paragraphs=paragraphs,
         body_html=clean_html(_MARKDOWN.render(body.text), ITEM).strip(),
@@ -222,10 +253,14 @@ def _item(front: _Front, body: _Body, settings: ReadSettings, origin: str, item_
 def read_markdown(data: bytes, origin: str, settings: ReadSettings, item_key: str) -> ReadResult:
     """The item of one Markdown file; ``item_key`` (its path in the folder) makes its default id."""
     try:
-        text, removed = _clean_lines(_decode(data).replace("\r\n", "\n"))
+        text, removed = _clean_lines(_decode(data).replace("\r\n", "\n").replace("\r", "\n"))
         front_text, body, body_line = _split_front(text)
         meta, lines = _load_front(front_text)
+        removed += _clean_values(meta, lines)
         item = _item(_front(meta, lines), _Body(body, body_line), settings, origin, item_key)
+        implausible = implausible_time(item.published)
+        if implausible is not None:
+            raise _Bad(lines.get("date", 1), implausible)
     except _Bad as bad:
         return ReadResult(problems=(InputProblem(origin, bad.line, bad.message),))
     problems = [
@@ -242,7 +277,7 @@ def read_markdown(data: bytes, origin: str, settings: ReadSettings, item_key: st
 def looks_like_markdown(data: bytes) -> bool:
     """Whether the data starts with a ``---`` front-matter line."""
     head = data.removeprefix(b"\xef\xbb\xbf")[:8]
-    return head.startswith((b"---\n", b"---\r\n")) or head.rstrip(b" \t") == b"---"
+    return head.startswith((b"---\n", b"---\r")) or head.rstrip(b" \t") == b"---"
 
 
 def read_directory(folder: Path, settings: ReadSettings) -> ReadResult:

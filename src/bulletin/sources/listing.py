@@ -13,13 +13,29 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from bulletin.errors import InputProblem
 from bulletin.languages import month_names
 from bulletin.model import Item, direction_for, paragraphs_to_html
-from bulletin.sources import ReadResult, ReadSettings
-from bulletin.text import clean_text, derive_title, normalize_space, slugify, stable_id
+from bulletin.sources import (
+    ReadResult,
+    ReadSettings,
+    category_slug,
+    derived_time,
+    implausible_day,
+    implausible_time,
+)
+from bulletin.sources.breadcrumb import SENTENCE_END, ascii_digits, split_chrome
+from bulletin.sources.decoding import Line, split_lines
+from bulletin.text import (
+    clean_text,
+    derive_title,
+    normalize_space,
+    stable_id,
+    strip_format,
+    visible,
+)
 
 #: A header is a short line with a short category; longer lines are paragraphs.
 HEADER_MAX = 120
@@ -29,10 +45,6 @@ ID_WORDS = 12
 #: ``looks_like_listing`` looks for a header in this many lines.
 SNIFF_LINES = 40
 
-#: The page chrome after the items: the breadcrumb's first word and a phrase it contains, at
-#: most CHROME_SPAN characters after it.
-CHROME_MARKERS = (("Home", "filtered by date"), ("الرئيسية", "حسب التاريخ"))
-CHROME_SPAN = 150
 #: The word between the date and the category, and whether it marks an Arabic header.
 IN_MARKERS = {"In": False, "في": True}
 #: Babel locales whose month names exports use: English, Modern Standard Arabic (يناير...) and
@@ -40,17 +52,6 @@ IN_MARKERS = {"In": False, "في": True}
 MONTH_LOCALES = (("en", False), ("ar", True), ("ar_SY", True))
 
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ـ": None})
-# Arabic-Indic (U+0660...) and Eastern Arabic-Indic (U+06F0...) digits, as ASCII digits.
-_DIGITS = {
-    code: str(unicodedata.decimal(chr(code)))
-    for start in (0x0660, 0x06F0)
-    for code in range(start, start + 10)
-}
-# Direction marks that right-to-left editors put around dates; they mean nothing to the parser.
-_BIDI = dict.fromkeys(
-    map(ord, "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-)
-_SENTENCE_END = '.!?؟…:;,،؛"”’»)'
 _CONNECTORS = frozenset({"and", "of", "the", "for", "&", "-", "–"})
 _DATED = re.compile(
     r"(?P<day>[0-9]{1,2}) (?P<month>\S+(?: \S+)?) (?P<year>[0-9]{4})(?: (?P<rest>.*))?"
@@ -58,24 +59,13 @@ _DATED = re.compile(
 _DAY = re.compile(r"(?P<day>[0-9]{1,2}) (?P<rest>.+)")
 _LOOSE_HEADER = re.compile(r"[0-9]{1,2} \S+(?: \S+)? [0-9]{4}(?: |$)")
 _PAGER = re.compile(r"[0-9]{1,3}(?:\s+[0-9]{1,3})*")
-_SOURCE = re.compile(
-    r"\(\s*(?:Source|المصدر)\s*[:：]\s*(?P<who>(?:[^()]|\([^()]*\))*?)\s*\)$", re.IGNORECASE
+_SOURCE_TEXT = r"\(\s*(?:Source|المصدر)\s*[:：]\s*(?P<who>(?:[^()]|\([^()]*\))*?)\s*\)"
+_SOURCE = re.compile(_SOURCE_TEXT + "$", re.IGNORECASE)
+_SOURCE_IN_TEXT = re.compile(_SOURCE_TEXT, re.IGNORECASE)
+UNKNOWN_CHROME = (
+    "this is not the breadcrumb bulletin knows, after the last item's (Source: ...): it and "
+    "what follows are left out as the page's chrome, and the item is kept"
 )
-
-
-def _words_pattern(words: str) -> str:
-    return r"\s+".join(map(re.escape, words.split()))
-
-
-# (first word, phrase) patterns; the first word must not sit inside another word.
-_CHROME = tuple(
-    (
-        re.compile(rf"(?<![^\W\d]){_words_pattern(first)}(?!\w)", re.IGNORECASE),
-        re.compile(_words_pattern(phrase), re.IGNORECASE),
-    )
-    for first, phrase in CHROME_MARKERS
-)
-_PAGER_TAIL = re.compile(r"(?<![0-9])[0-9]{1,3}$")
 
 
 def _month_key(name: str) -> str:
@@ -105,8 +95,9 @@ class _Header:
 
 
 def _plain(text: str) -> str:
-    """``text`` as the header parser sees it: ASCII digits, no direction marks, single spaces."""
-    return normalize_space(text.translate(_DIGITS).translate(_BIDI))
+    """``text`` as the header parser sees it: ASCII digits, single spaces, and none of the
+    zero-width and direction marks that right-to-left editors put around dates."""
+    return normalize_space(strip_format(ascii_digits(text)))
 
 
 def _looks_like_category(text: str) -> bool:
@@ -146,7 +137,7 @@ def _scan_header(text: str) -> _Header | str | None:
     was the day ..." stays a paragraph.
     """
     line = _plain(text)
-    if not line or len(line) > HEADER_MAX or line[-1] in _SENTENCE_END:
+    if not line or len(line) > HEADER_MAX or line[-1] in SENTENCE_END:
         return None
     dated = _DATED.fullmatch(line)
     if dated:
@@ -182,65 +173,10 @@ def _parse_header(
         when = date(int(year), month[0], int(day))
     except ValueError:
         return f"impossible date {day} {month_word} {year} in the item header"
+    implausible = implausible_day(when)
+    if implausible is not None:
+        return implausible
     return _Header(when, marked[1], arabic=month[1] or marked[0])
-
-
-def _glue_rank(text: str, start: int) -> int:
-    """How surely a breadcrumb word at ``start`` opens the chrome: 0 best, 3 worst.
-
-    The export glues the breadcrumb to the text before it, so a first word right after a
-    non-space beats one at the line's start, which beats one after a finished sentence, which
-    beats one in prose (where "Home", or "الرئيسية" meaning "main", can occur).
-    """
-    if start == 0:
-        return 1
-    if not text[start - 1].isspace():
-        return 0
-    return 2 if text[:start].rstrip()[-1:] in _SENTENCE_END else 3
-
-
-def _split_chrome(text: str) -> tuple[str, bool]:
-    """The part of a line before the page's breadcrumb, and whether there was one."""
-    # The digit translation keeps every character's position, so the cut applies to ``text``.
-    line = text.translate(_DIGITS)
-    for first, phrase in _CHROME:
-        found = phrase.search(line)
-        if found is None:
-            continue
-        window = max(0, found.start() - CHROME_SPAN)
-        starts = [match.start() for match in first.finditer(line, window, found.start())]
-        if starts:
-            start = min(starts, key=lambda at: (_glue_rank(line, at), at))
-            pager = _PAGER_TAIL.search(line, 0, start)  # a page number glued before it
-            return text[: pager.start() if pager else start].rstrip(), True
-    return text, False
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    text: str | None  # None when the line's bytes are not UTF-8
-    guess: str  # the text, or the bytes decoded with replacements, to see where items start
-    bad_byte: int = 0
-
-
-def _split_lines(data: bytes) -> list[_Line]:
-    """The lines of an export, each decoded on its own so one bad line spoils only itself."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # The BOM names the byte order; a UTF-16 export is rare enough to decode in one go.
-        text = data.decode("utf-16", errors="replace")
-        rows = [row.removesuffix("\r") for row in text.split("\n")]
-        return [_Line(number, row, row) for number, row in enumerate(rows, 1)]
-    lines = []
-    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
-        raw = raw.removesuffix(b"\r")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            lines.append(_Line(number, None, raw.decode("utf-8", "replace"), raw[error.start]))
-        else:
-            lines.append(_Line(number, text, text))
-    return lines
 
 
 @dataclass
@@ -271,13 +207,13 @@ class _Gatherer:
     def problem(self, line: int, message: str, skipped: bool = True) -> None:
         self.problems.append(InputProblem(self.origin, line, message, skipped))
 
-    def feed(self, line: _Line) -> None:
+    def feed(self, line: Line) -> None:
         if line.text is None:
             self._undecodable(line)
             return
         text, removed = clean_text(line.text)
-        content, chrome = _split_chrome(text)
-        if content.strip():
+        content, chrome = split_chrome(text)
+        if strip_format(content).strip():  # a line of nothing but invisible marks is blank
             self._content(line.number, content)
             if removed and self.state == "item":
                 self.drafts[-1].removed.append((line.number, removed))
@@ -304,7 +240,7 @@ class _Gatherer:
             self.problem(number, "text before the first item header is skipped")
             self.state = "stray"
 
-    def _undecodable(self, line: _Line) -> None:
+    def _undecodable(self, line: Line) -> None:
         self.problem(
             line.number,
             f"line {line.number} is not valid UTF-8 (byte 0x{line.bad_byte:02X}); "
@@ -331,12 +267,38 @@ def _paragraphs(lines: list[tuple[int, str]]) -> list[str]:
 
 
 def _take_source(paragraphs: list[str]) -> tuple[list[str], str | None]:
-    """The paragraphs without the closing ``(Source: who)``, and who."""
-    match = _SOURCE.search(paragraphs[-1]) if paragraphs else None
+    """The paragraphs without the closing ``(Source: who)``, and who.
+
+    Zero-width and direction marks around it (copied from a right-to-left page) are ignored.
+    """
+    if not paragraphs:
+        return paragraphs, None
+    shown, cuts = visible(paragraphs[-1])
+    match = _SOURCE.search(shown.rstrip())
     if match is None or not match["who"].strip():
         return paragraphs, None
-    rest = paragraphs[-1][: match.start()].rstrip()
+    rest = paragraphs[-1][: cuts[match.start()]].rstrip()
     return paragraphs[:-1] + ([rest] if rest else []), normalize_space(match["who"])
+
+
+def _cut_unknown_chrome(draft: _Draft) -> int | None:
+    """End the export's last item at its last ``(Source: ...)`` when what follows is page
+    chrome bulletin does not know (a breadcrumb worded otherwise); the line where that chrome
+    starts, or None when the item has no source to end at."""
+    for index in range(len(draft.lines) - 1, -1, -1):
+        number, text = draft.lines[index]
+        shown, cuts = visible(text)
+        found = list(_SOURCE_IN_TEXT.finditer(shown))
+        if not found:
+            continue
+        end = cuts[found[-1].end()]
+        later = [n for n, rest in draft.lines[index + 1 :] if strip_format(rest).strip()]
+        if strip_format(text[end:]).strip():
+            later.insert(0, number)
+        if later:
+            draft.lines[index:] = [(number, text[:end])]
+        return later[0] if later else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -348,16 +310,17 @@ class _Body:
 def _build(draft: _Draft, body: _Body, position: int, settings: ReadSettings, origin: str) -> Item:
     paragraphs, source = body.paragraphs, body.source
     header = draft.header
-    category = settings.categories.resolve(header.category, slugify)
+    category = settings.categories.resolve(header.category, category_slug)
     language = "ar" if header.arabic else settings.language
-    published = datetime.combine(header.day, settings.item_time, tzinfo=settings.zone)
-    first_words = " ".join(paragraphs[0].split()[:ID_WORDS])
+    first_words = " ".join(strip_format(paragraphs[0]).split()[:ID_WORDS])
+    item_id = stable_id("listing", header.day.isoformat(), category.slug, first_words)
     return Item(
-        id=stable_id("listing", header.day.isoformat(), category.slug, first_words),
+        id=item_id,
         day=header.day,
-        published=(published - timedelta(minutes=position)).astimezone(UTC),
+        # The export lists a day's items newest first: each a minute before the one above.
+        published=derived_time(settings, header.day, item_id, minutes_before=position),
         category=category,
-        title=derive_title(paragraphs[0]),
+        title=derive_title(strip_format(paragraphs[0])),
         paragraphs=tuple(paragraphs),
         body_html=paragraphs_to_html(paragraphs),
         source=source,
@@ -381,27 +344,50 @@ def _rejection(draft: _Draft, body: _Body, last_open: bool) -> tuple[int, str] |
     return None
 
 
+def _body(draft: _Draft, last_open: bool, problems: list[InputProblem], origin: str) -> _Body:
+    """The draft's paragraphs and source; the export's last item ends at its source when the
+    page chrome after it is not the one bulletin knows (reported, and the item kept)."""
+    body = _Body(*_take_source(_paragraphs(draft.lines)))
+    if last_open and body.source is None:
+        start = _cut_unknown_chrome(draft)
+        if start is not None:
+            problems.append(InputProblem(origin, start, UNKNOWN_CHROME, skipped=False))
+            body = _Body(*_take_source(_paragraphs(draft.lines)))
+    return body
+
+
 def read_listing(data: bytes, origin: str, settings: ReadSettings) -> ReadResult:
     """The items of a listing export, and the problems found in it."""
     gatherer = _Gatherer(origin)
-    for line in _split_lines(data):
+    for line in split_lines(data):
         gatherer.feed(line)
     problems = gatherer.problems
     items: list[Item] = []
     per_day: Counter[date] = Counter()
     per_id: Counter[str] = Counter()
+    seen: dict[tuple[object, ...], int] = {}
     for index, draft in enumerate(gatherer.drafts):
         position = per_day[draft.header.day]
         per_day[draft.header.day] += 1
         if draft.undecodable:
             continue  # its bad lines are reported already
-        body = _Body(*_take_source(_paragraphs(draft.lines)))
         last_open = index == len(gatherer.drafts) - 1 and gatherer.state == "item"
+        body = _body(draft, last_open, problems, origin)
         rejection = _rejection(draft, body, last_open)
         if rejection is not None:
             problems.append(InputProblem(origin, *rejection))
             continue
         item = _build(draft, body, position, settings, origin)
+        implausible = implausible_time(item.published)
+        if implausible is not None:
+            problems.append(InputProblem(origin, draft.line, implausible))
+            continue
+        copy = (item.day, item.category, item.paragraphs, item.source, item.language)
+        if copy in seen:  # the same item twice in one export is one item
+            message = f"the item from line {seen[copy]} appears again here: the copy is left out"
+            problems.append(InputProblem(origin, draft.line, message, skipped=False))
+            continue
+        seen[copy] = draft.line
         per_id[item.id] += 1
         if per_id[item.id] > 1:
             item = item.with_updates(id=f"{item.id}-{per_id[item.id]}")
@@ -415,5 +401,5 @@ def read_listing(data: bytes, origin: str, settings: ReadSettings) -> ReadResult
 
 def looks_like_listing(data: bytes) -> bool:
     """Whether an item header appears in the first SNIFF_LINES lines."""
-    lines = _split_lines(data[:65536])[:SNIFF_LINES]
+    lines = split_lines(data[:65536])[:SNIFF_LINES]
     return any(_scan_header(line.guess) is not None for line in lines)
