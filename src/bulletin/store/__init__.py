@@ -3,13 +3,16 @@
 ``Store`` opens it and keeps its schema up to date; ``items`` saves and reads the items,
 ``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
 (``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
-became of each day's digest, and ``Store.lock`` the file locks that keep runners apart. The
-only package importing SQLAlchemy.
+became of each day's digest, ``Store.events`` what happened to each address (bounces,
+complaints, leaving) and ``Store.suppressions`` the hashes of addresses nothing may mail
+again, and ``Store.lock`` the file locks that keep runners apart. The only package importing
+SQLAlchemy.
 """
 
 from bulletin.model import Delivery, Outcome
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
+from bulletin.store.events import KINDS, Event, Events
 from bulletin.store.items import SaveReport
 from bulletin.store.ledger import STATES, Issue, Ledger
 from bulletin.store.locks import Busy, FileLock, lock_holder
@@ -30,6 +33,7 @@ from bulletin.store.schema import (
     UtcDateTime,
     deliveries,
     digests,
+    events,
     issues,
     items,
     ledger,
@@ -38,18 +42,24 @@ from bulletin.store.schema import (
     runs,
     schema_version,
     settings,
+    suppressions,
 )
+from bulletin.store.suppressions import REASONS, Suppression, Suppressions, address_hash
 
 __all__ = [
     "DIGEST_STATES",
+    "KINDS",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "REASONS",
     "STATES",
     "STATUSES",
     "Busy",
     "Delivery",
     "DigestDay",
     "DigestLog",
+    "Event",
+    "Events",
     "FileLock",
     "Issue",
     "Ledger",
@@ -61,11 +71,15 @@ __all__ = [
     "SaveReport",
     "Store",
     "Subscriber",
+    "Suppression",
+    "Suppressions",
     "UtcDateTime",
+    "address_hash",
     "categories_text",
     "check_name",
     "deliveries",
     "digests",
+    "events",
     "issues",
     "items",
     "ledger",
@@ -77,4 +91,5 @@ __all__ = [
     "runs",
     "schema_version",
     "settings",
+    "suppressions",
 ]
