@@ -9,11 +9,13 @@ from bulletin.config.loading import load_config, parse_config, read_secret, with
 from bulletin.config.reference import commented_config, config_keys, reference_table
 from bulletin.config.schema import (
     CONFIG_NAME,
+    BouncesConfig,
     CategoryConfig,
     Config,
     DeliveryConfig,
     DigestConfig,
     FeedsConfig,
+    ImapConfig,
     RecipientConfig,
     ScheduleConfig,
     SiteConfig,
@@ -24,11 +26,13 @@ from bulletin.config.schema import (
 
 __all__ = [
     "CONFIG_NAME",
+    "BouncesConfig",
     "CategoryConfig",
     "Config",
     "DeliveryConfig",
     "DigestConfig",
     "FeedsConfig",
+    "ImapConfig",
     "RecipientConfig",
     "ScheduleConfig",
     "SiteConfig",

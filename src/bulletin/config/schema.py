@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CONFIG_NAME = "config.yaml"
+VERP_LOCAL_MAX = 64 - 1 - 45  # a local part, its "+" and a bounce token (delivery/tokens.py)
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
 
 
@@ -228,6 +229,65 @@ class SmtpConfig(Section):
     )
 
 
+class ImapConfig(Section):
+    host: str | None = Field(
+        None, description="IMAP server holding the bounce mailbox; when set, serve reads it."
+    )
+    port: int = Field(993, ge=1, le=65535, description="IMAP port (993: implicit TLS).")
+    security: Literal["ssl", "starttls", "none"] = Field(
+        "ssl", description="ssl (implicit TLS), starttls, or none (loopback only)."
+    )
+    username: str | None = Field(None, description="Login name of the bounce mailbox.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding its password."
+    )
+    folder: str = Field("INBOX", description="The folder bounces arrive in.")
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
+    ca_file: str | None = Field(
+        None, description="PEM file of CA certificates to trust instead of the system's."
+    )
+
+
+class BouncesConfig(Section):
+    mailbox: str | None = Field(
+        None,
+        description="Maildir folder or mbox file bounce mail arrives in; serve and "
+        "`run --once` read it each step, as `bulletin bounces ingest` does.",
+    )
+    imap: ImapConfig = Field(
+        default_factory=ImapConfig, description="An IMAP mailbox to read bounces from."
+    )
+    processed: Literal["move", "delete"] = Field(
+        "move",
+        description="What becomes of mail that was understood: moved to done_folder, or "
+        "deleted; mail not understood is always left where it is.",
+    )
+    done_folder: str = Field(
+        "bulletin-done",
+        description="Where understood mail is moved: a Maildir sub-folder, an IMAP folder, "
+        "or for an mbox file the mbox <file>.<done_folder>.",
+    )
+    hard_limit: int = Field(
+        1,
+        ge=1,
+        description="Permanent failures (5.x.x, or 5xx during the send), on distinct days, "
+        "that mark a recipient bounced and suppress the address.",
+    )
+    soft_days: int = Field(
+        5,
+        ge=1,
+        description="Temporary failures (4.x.x) count only when they come on this many digest "
+        "days in a row; then as a permanent one.",
+    )
+
+    @field_validator("done_folder")
+    @classmethod
+    def _plain_folder(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
+            raise ValueError(f'expected a plain folder name like "bulletin-done", got "{value}"')
+        return value
+
+
 class RecipientConfig(Section):
     address: str = Field(description="The recipient's email address.")
     name: str = Field("", description="The recipient's display name.")
@@ -249,6 +309,14 @@ class DeliveryConfig(Section):
     from_address: str = Field("bulletin@localhost", description="The digest's sender address.")
     from_name: str | None = Field(
         None, description="The sender's display name; default: site.title."
+    )
+    bounce_address: str | None = Field(
+        None,
+        description="Where bounces go: each digest's envelope sender is made from it per "
+        "recipient and day (VERP: bounces+<token>@...); unset: from_address, no VERP.",
+    )
+    bounces: BouncesConfig = Field(
+        default_factory=BouncesConfig, description="Reading bounces and complaints."
     )
     recipients: list[RecipientConfig] = Field(
         default_factory=list, description="Who receives the digest."
@@ -288,6 +356,21 @@ class DeliveryConfig(Section):
     @classmethod
     def _looks_like_address(cls, value: str) -> str:
         return _check_address(value)
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _verp_fits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local = _check_address(value).rsplit("@", 1)[0]
+        # RFC 5321 4.5.3.1.1: a local part holds at most 64 characters, and VERP adds a
+        # plus sign and a 45-character token to it.
+        if len(local) > VERP_LOCAL_MAX:
+            raise ValueError(
+                f"the part before @ is {len(local)} characters; with the VERP token it must "
+                f'fit in 64, so use at most {VERP_LOCAL_MAX} (like "bounces@...")'
+            )
+        return value
 
 
 class ScheduleConfig(Section):
