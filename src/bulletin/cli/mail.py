@@ -267,10 +267,23 @@ def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
     if found.ledger_day is not None:
         counts = ", ".join(f"{n} {s}" for s, n in found.ledger.items() if n) or "none"
         click.echo(f"  ledger     digest of {found.ledger_day}: {counts}")
+    _print_feedback(found.feedback)
     for problem in found.problems:
         click.secho(f"  attention  {problem}", fg="yellow")
     for problem in found.stale:
         click.secho(f"  stale      {problem}", fg="red")
+
+
+def _print_feedback(found: pipeline.Feedback) -> None:
+    """Bounce and complaint rates of the last sends, and the suppression list's size."""
+    if not found.days:
+        return
+    held = ", ".join(f"{n} {reason}" for reason, n in found.suppressed.items() if n) or "none"
+    click.echo(
+        f"  bounces    last {len(found.days)} sends, {found.attempted} copies: "
+        f"{found.bounced} bounced ({found.bounce_rate:.2%}), {found.soft} soft, "
+        f"{found.complained} complaints ({found.complaint_rate:.2%}); suppressed: {held}"
+    )
 
 
 @main.command("unsubscribe")
