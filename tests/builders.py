@@ -204,6 +204,25 @@ def subscribe(config: Config, entries: Iterable[ListEntry | str], now: datetime 
         store.recipients.merge(listed, now)
 
 
+def statuses(config: Config) -> dict[str, str]:
+    """Every address on the store's list with its status."""
+    with Store.open(config.store_url) as store:
+        return {s.address: s.status for s in store.recipients.each()}
+
+
+def bounce_token(config: Config, address: str, day: date = DAY) -> str:
+    """The bounce token of ``address``'s digest of ``day``, as a send signs it."""
+    from bulletin import delivery, pipeline
+
+    with Store.open(config.store_url) as store:
+        recipient = store.recipients.get(address)
+        assert recipient is not None and recipient.link_id is not None
+        key = pipeline.RunContext(config).unsubscribe_key(store)
+    token = delivery.sign_bounce(key, recipient.link_id, day)
+    assert token is not None
+    return token
+
+
 # --- the bulletin command --------------------------------------------------------------------
 
 BULLETIN = str(Path(sys.executable).with_name("bulletin"))

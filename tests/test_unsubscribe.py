@@ -22,6 +22,7 @@ from builders import (
     make_item,
     save_items,
     start_bulletin,
+    statuses,
     subscribe,
 )
 from bulletin import delivery, pipeline, web
@@ -131,11 +132,6 @@ def token_of(config: Config, address: str, key: bytes | None = None) -> str:
         assert recipient is not None and recipient.link_id is not None
         key = key or pipeline.RunContext(config).unsubscribe_key(store)
         return delivery.sign(key, delivery.UNSUBSCRIBE, recipient.link_id)
-
-
-def statuses(config: Config) -> dict[str, str]:
-    with Store.open(config.store_url) as store:
-        return {s.address: s.status for s in store.recipients.each()}
 
 
 @pytest.fixture
