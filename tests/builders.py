@@ -276,14 +276,15 @@ def _check_marked() -> None:
 # --- tools -----------------------------------------------------------------------------------
 
 
-def require_tool(available: bool, what: str) -> None:
+def require_tool(available: bool, what: str, setup: str = "digest.sh") -> None:
     """Skip the calling test, loudly, when a tool it needs is missing; fail instead under CI=true.
 
-    The tools (chromium, java with vnu.jar, spamassassin) are installed by .ci/setup.d/*.sh.
+    The tools (chromium, java with vnu.jar, spamassassin; dovecot) are installed by
+    .ci/setup.d/*.sh (``setup`` names the one).
     """
     if available:
         return
-    message = f"{what} is missing: run .ci/setup.d/digest.sh as root to install it"
+    message = f"{what} is missing: run .ci/setup.d/{setup} as root to install it"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true, so this test may not be skipped)")
     warnings.warn(f"SKIPPED: {message}", stacklevel=2)

@@ -172,7 +172,10 @@ class ImapBox:
     def __init__(self, server: ImapServer, disposal: Disposal) -> None:
         self.server, self.disposal = server, disposal
         self.imap = self._connect()
-        self.capabilities = {str(c).upper() for c in self.imap.capabilities}
+        # What the server offers after login (MOVE, UIDPLUS), not what it said to a stranger.
+        _, said = self.imap.capability()
+        words = b" ".join(d for d in said if isinstance(d, bytes)).decode().split()
+        self.capabilities = {word.upper() for word in words}
         self.folder_made = False
 
     def _connect(self) -> imaplib.IMAP4:
