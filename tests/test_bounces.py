@@ -40,6 +40,7 @@ from bulletin import pipeline
 from bulletin.config import Config
 from bulletin.store import Store
 from smtp_servers import BounceMailbox, RemoteMta, Server
+from test_config import problems_of
 
 BOUNCES = "bounces@news.example.org"
 READERS = ("unknown", "textonly", "lost", "complainer", "away", "forged", "big", "broken", "ann")
@@ -286,3 +287,95 @@ def test_mail_on_standard_input_is_read_as_one_message(tmp_path: Path) -> None:
     (report,) = pipeline.ingest_bounces(ctx, "-", stdin=stdin, recipient=verp, clock=Clock())
     assert [(h.kind, h.address) for h in report.handled] == [("hard", "ann@example.net")]
     assert statuses(config) == {"ann@example.net": "bounced"}
+
+
+# --- the step, status and /metrics -------------------------------------------------------------
+
+
+def test_the_step_reads_the_bounce_mailbox_before_it_sends(tmp_path: Path) -> None:
+    config = make_deployment(
+        tmp_path,
+        readers=["gone@example.net", "ann@example.net"],
+        delivery={"bounce_address": BOUNCES, "bounces": {"mailbox": "var/bounces"}},
+        digest={"send_empty": True},
+    )
+    ctx, clock = pipeline.RunContext(config), Clock()
+    (tmp_path / "var").mkdir()
+    mailbox.Maildir(tmp_path / "var" / "bounces", create=True)
+    first = pipeline.run_step(ctx, command="serve", clock=clock)
+    assert [d.send.sent for d in first.digests if d.send] == [2]
+    verp = f"bounces+{bounce_token(config, 'gone@example.net')}@news.example.org"
+    mail = bounce_mail.postfix_dsn(b"Subject: x\n\n", verp, "gone@example.net")
+    mailbox.Maildir(tmp_path / "var" / "bounces").add(mail)
+
+    clock.now = NOW + timedelta(days=1)
+    second = pipeline.run_step(ctx, command="serve", clock=clock)
+    (read,) = second.bounces
+    assert [(h.kind, h.address) for h in read.handled] == [("hard", "gone@example.net")]
+    assert [d.send.sent for d in second.digests if d.send] == [1]  # ann only
+    assert statuses(config)["gone@example.net"] == "bounced"
+
+
+def test_metrics_and_status_count_bounces_complaints_and_suppressions(tmp_path: Path) -> None:
+    with Server() as server:
+        config = make_deployment(
+            tmp_path,
+            smtp_port=server.port,
+            readers=["bad@example.net", "ann@example.net"],
+            digest={"send_empty": True},
+        )
+        ctx = pipeline.RunContext(config)
+        pipeline.send_day(ctx, DAY, clock=Clock())
+    samples = {
+        (metric.name, labels): value
+        for metric in pipeline.Monitor(ctx, Clock()).metrics()
+        for labels, value in metric.samples
+    }
+    assert samples[("bulletin_bounces_total", (("kind", "hard"),))] == 1
+    assert samples[("bulletin_bounces_total", (("kind", "soft"),))] == 0
+    assert samples[("bulletin_complaints_total", ())] == 0
+    assert samples[("bulletin_suppressed", (("reason", "bounced"),))] == 1
+    assert samples[("bulletin_bounce_rate", ())] == 0.5
+    found = pipeline.service_status(ctx, Clock()).feedback
+    assert (found.days, found.attempted, found.bounced) == ([DAY], 2, 1)
+    assert found.problems() == []  # two copies say nothing about a sender
+
+
+def test_high_rates_over_enough_copies_need_a_look() -> None:
+    found = pipeline.Feedback([DAY], attempted=1000, bounced=51, soft=9, complained=4)
+    assert found.problems() == [
+        "bounce rate 5.10% over the last sends (above 5.0%)",
+        "complaint rate 0.40% over the last sends (above 0.3%)",
+    ]
+    assert pipeline.Feedback([DAY], attempted=1000, bounced=50, complained=3).problems() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "delivery:\n  bounce_address: a-very-long-bounce-mailbox@news.example.org\n",
+            "config.yaml:2: delivery.bounce_address: the part before @ is 26 characters; with "
+            'the VERP token it must fit in 64, so use at most 18 (like "bounces@...")',
+        ),
+        (
+            "delivery:\n  bounces:\n    imap:\n      host: imap.example.org\n"
+            "      username: bounces\n",
+            "config.yaml:5: delivery.bounces.imap.username: a login needs a password: set "
+            "password_env too",
+        ),
+        (
+            "delivery:\n  bounces:\n    imap:\n      host: mx\n      security: none\n"
+            "      username: b\n      password_env: PW\n",
+            "config.yaml:5: delivery.bounces.imap.security: none would send the IMAP password "
+            "unencrypted: use starttls or ssl",
+        ),
+        (
+            "delivery:\n  bounces:\n    done_folder: ../elsewhere\n",
+            "config.yaml:3: delivery.bounces.done_folder: expected a plain folder name like "
+            '"bulletin-done", got "../elsewhere"',
+        ),
+    ],
+)
+def test_bounce_settings_that_cannot_work_are_refused_at_load(text: str, expected: str) -> None:
+    assert problems_of(text) == [expected]
