@@ -91,6 +91,7 @@ def subscribers_import(state: Context, file: Path) -> None:
     click.echo(
         f"{m.added} added, {m.updated} updated, {m.unchanged} unchanged, "
         f"{len(report.problems)} skipped; {len(m.kept_away)} who left were not re-subscribed"
+        + (f"; {len(m.suppressed)} on the suppression list were not added" if m.suppressed else "")
     )
     sys.exit(1 if report.problems else 0)
 
