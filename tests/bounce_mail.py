@@ -16,10 +16,26 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import NamedTuple
 
 MTA = "mx.example.net"
+DAEMON = f"MAILER-DAEMON@{MTA} (Mail Delivery System)"  # Postfix's bounce sender
+UNDELIVERED = "Undelivered Mail Returned to Sender"  # and its subject
 WHEN = format_datetime(datetime(2024, 3, 1, 18, 5, tzinfo=UTC))
 _ids = itertools.count(1)
+
+
+class Failed(NamedTuple):
+    """How the remote server failed the reader: the RFC 3463 status, its reply, the action."""
+
+    status: str
+    reply: str  # {reader} stands for the reader's address
+    action: str = "failed"
+
+
+UNKNOWN_USER = Failed("5.1.1", "550 5.1.1 <{reader}>: Recipient address rejected: User unknown")
+MAILBOX_FULL = Failed("4.2.2", "452 4.2.2 <{reader}>: Mailbox full", "delayed")
+EXIM_UNKNOWN = Failed("5.0.0", "550 5.1.1 <{reader}>: unknown user")  # Exim says 5.0.0 for any
 
 
 def headers_of(original: bytes) -> bytes:
@@ -40,23 +56,14 @@ def _head(to: str, sender: str, subject: str, content_type: str, extra: str = ""
     )
 
 
-def postfix_dsn(
-    original: bytes,
-    to: str,
-    reader: str,
-    status: str = "5.1.1",
-    reply: str = "550 5.1.1 <{reader}>: Recipient address rejected: User unknown",
-    action: str = "failed",
-) -> bytes:
+def postfix_dsn(original: bytes, to: str, reader: str, failed: Failed = UNKNOWN_USER) -> bytes:
     """Postfix's bounce: a notification, the delivery report, the returned headers."""
     boundary = f"B{next(_ids)}.1709316300/{MTA}"
-    said = reply.format(reader=reader)
+    status, action, said = failed.status, failed.action, failed.reply.format(reader=reader)
     head = _head(
         to,
-        f"MAILER-DAEMON@{MTA} (Mail Delivery System)",
-        "Undelivered Mail Returned to Sender"
-        if action == "failed"
-        else "Delayed Mail (still being retried)",
+        DAEMON,
+        UNDELIVERED if action == "failed" else "Delayed Mail (still being retried)",
         f'multipart/report; report-type=delivery-status;\n\tboundary="{boundary}"',
     )
     text = (
@@ -87,12 +94,7 @@ def postfix_dsn(
 
 def postfix_text(original: bytes, to: str, reader: str) -> bytes:
     """Postfix's bounce as a relay that keeps no MIME passes it on: one text/plain part."""
-    head = _head(
-        to,
-        f"MAILER-DAEMON@{MTA} (Mail Delivery System)",
-        "Undelivered Mail Returned to Sender",
-        "text/plain; charset=us-ascii",
-    )
+    head = _head(to, DAEMON, UNDELIVERED, "text/plain; charset=us-ascii")
     text = (
         f"This is the mail system at host {MTA}.\n\n"
         "I'm sorry to have to inform you that your message could not\n"
@@ -107,17 +109,12 @@ def postfix_text(original: bytes, to: str, reader: str) -> bytes:
 
 
 def exim_dsn(
-    original: bytes,
-    to: str,
-    reader: str,
-    status: str = "5.0.0",
-    reply: str = "550 5.1.1 <{reader}>: unknown user",
-    padding: int = 0,
+    original: bytes, to: str, reader: str, failed: Failed = EXIM_UNKNOWN, padding: int = 0
 ) -> bytes:
     """Exim's bounce: its text, the delivery report and the whole message returned
     (``padding`` bytes of attachment appended to it, for a large one)."""
     boundary = f"{next(_ids)}-eximdsn-1804289383"
-    said = reply.format(reader=reader)
+    status, said = failed.status, failed.reply.format(reader=reader)
     temporary = status.startswith("4")
     head = _head(
         to,
@@ -212,12 +209,8 @@ def autoreply(to: str, reader: str) -> bytes:
 
 def broken_mime(to: str, reader: str) -> bytes:
     """A report whose declared boundary never comes: its parts cannot be told apart."""
-    head = _head(
-        to,
-        f"MAILER-DAEMON@{MTA} (Mail Delivery System)",
-        "Undelivered Mail Returned to Sender",
-        'multipart/report; report-type=delivery-status; boundary="never-comes"',
-    )
+    declared = 'multipart/report; report-type=delivery-status; boundary="never-comes"'
+    head = _head(to, DAEMON, UNDELIVERED, declared)
     body = (
         "--another-boundary\nContent-Type: message/delivery-status\n\n"
         f"Final-Recipient: rfc822; {reader}\nAction: failed\nStatus: 5.1.1\n"

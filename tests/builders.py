@@ -223,6 +223,24 @@ def bounce_token(config: Config, address: str, day: date = DAY) -> str:
     return token
 
 
+def store_at_version(url: str, version: int) -> Store:
+    """A store (not upgraded) whose schema is at ``version``: migrations 1 to ``version``.
+
+    Tables are declared with every version's columns: a test drops what came later.
+    """
+    from sqlalchemy import insert
+
+    from bulletin.store import MIGRATIONS, schema_version
+
+    old = Store(url)
+    with old.engine.begin() as connection:
+        schema_version.create(connection)
+        for number, _, migrate in MIGRATIONS[:version]:
+            migrate(connection)
+            connection.execute(insert(schema_version).values(version=number, applied=NOW))
+    return old
+
+
 # --- the bulletin command --------------------------------------------------------------------
 
 BULLETIN = str(Path(sys.executable).with_name("bulletin"))

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 import bounce_mail
+from bounce_mail import Failed
 from builders import DAY, make_site
 from bulletin.delivery import (
     MessageTemplate,
@@ -76,22 +77,26 @@ def test_the_message_carries_the_token_in_its_own_header() -> None:
     [
         (bounce_mail.postfix_dsn(ORIGINAL, VERP, READER), "hard", "5.1.1"),
         (
-            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, "4.2.2", "452 4.2.2 Mailbox full"),
+            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, Failed("4.2.2", "452 4.2.2 full")),
             "soft",  # given up on, but the failure was temporary
             "4.2.2",
         ),
         (
-            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, "4.2.2", "452 full", "delayed"),
+            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, bounce_mail.MAILBOX_FULL),
             "soft",
             "4.2.2",
         ),
         (
-            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, "2.0.0", "250 ok", "delivered"),
+            bounce_mail.postfix_dsn(ORIGINAL, VERP, READER, Failed("2.0.0", "250 ok", "delivered")),
             "notice",
             "",
         ),
         (bounce_mail.exim_dsn(ORIGINAL, VERP, READER), "hard", "5.0.0"),
-        (bounce_mail.exim_dsn(ORIGINAL, VERP, READER, "4.0.0", "451 try later"), "soft", "4.0.0"),
+        (
+            bounce_mail.exim_dsn(ORIGINAL, VERP, READER, Failed("4.0.0", "451 try later")),
+            "soft",
+            "4.0.0",
+        ),
         (bounce_mail.postfix_text(ORIGINAL, VERP, READER), "hard", "5.1.1"),
         (bounce_mail.arf_report(ORIGINAL, VERP), "complaint", ""),
         (bounce_mail.arf_report(ORIGINAL, VERP, "not-spam"), "notice", ""),

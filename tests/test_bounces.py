@@ -74,14 +74,7 @@ def bounces_for(mail_from: str, rcpt: str, data: bytes) -> list[tuple[str, bytes
         "away": lambda: [(mail_from, b.autoreply(mail_from, rcpt))],
         "big": lambda: [(mail_from, b.exim_dsn(data, mail_from, rcpt, padding=5_000_000))],
         "broken": lambda: [(mail_from, b.broken_mime(mail_from, rcpt))],
-        "full": lambda: [
-            (
-                mail_from,
-                b.postfix_dsn(
-                    data, mail_from, rcpt, "4.2.2", "452 4.2.2 Mailbox full", action="delayed"
-                ),
-            )
-        ],
+        "full": lambda: [(mail_from, b.postfix_dsn(data, mail_from, rcpt, b.MAILBOX_FULL))],
     }
     return made[kind]() if kind in made else []
 
@@ -268,7 +261,8 @@ def test_a_soft_failure_run_broken_by_a_good_day_starts_again(tmp_path: Path) ->
         pipeline.send_day(ctx, day, clock=clock)  # into the outbox
         if bounced:
             verp = f"bounces+{bounce_token(config, 'full@example.net', day)}@news.example.org"
-            box.add(bounce_mail.exim_dsn(b"Subject: x\n\n", verp, "full@example.net", "4.2.2"))
+            full = bounce_mail.Failed("4.2.2", "452 4.2.2 Mailbox full")
+            box.add(bounce_mail.exim_dsn(b"Subject: x\n\n", verp, "full@example.net", full))
         (report,) = pipeline.ingest_bounces(ctx, str(folder), clock=clock)
         expected = "bounced" if n == 5 else "active"
         assert statuses(config)["full@example.net"] == expected, (n, report.handled)

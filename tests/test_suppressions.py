@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import insert, inspect
+from sqlalchemy import inspect
 
 import bounce_mail
 from builders import (
@@ -22,33 +22,21 @@ from builders import (
     make_item,
     save_items,
     statuses,
+    store_at_version,
     subscribe,
 )
 from bulletin import pipeline
 from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.errors import StoreError
-from bulletin.store import (
-    LATEST_VERSION,
-    MIGRATIONS,
-    ListEntry,
-    Store,
-    address_hash,
-    schema_version,
-)
+from bulletin.store import LATEST_VERSION, ListEntry, Store, address_hash
 
 BOUNCES = "bounces@news.example.org"
 
 
 def test_a_store_of_schema_4_gets_the_events_and_the_suppression_list(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
-    old = Store(url)
-    with old.engine.begin() as connection:
-        schema_version.create(connection)
-        for version, _, migrate in MIGRATIONS[:4]:
-            migrate(connection)
-            connection.execute(insert(schema_version).values(version=version, applied=NOW))
-    old.close()
+    store_at_version(url, 4).close()
     with Store.open(url) as store:
         assert store.version() == LATEST_VERSION == 5
         with store.engine.begin() as connection:

@@ -200,6 +200,11 @@ class DigestConfig(Section):
     )
 
 
+# Settings every server bulletin logs in to has: SMTP, and the IMAP bounce mailbox.
+_TIMEOUT = Field(30.0, gt=0, description="Seconds to wait for the server.")
+_CA_FILE = Field(None, description="PEM file of CA certificates to trust instead of the system's.")
+
+
 class SmtpConfig(Section):
     host: str | None = Field(None, description="SMTP server; when set, delivery uses SMTP.")
     port: int = Field(587, ge=1, le=65535, description="SMTP port.")
@@ -210,10 +215,8 @@ class SmtpConfig(Section):
     password_env: str | None = Field(
         None, description="Name of the environment variable holding the SMTP password."
     )
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
-    ca_file: str | None = Field(
-        None, description="PEM file of CA certificates to trust instead of the system's."
-    )
+    timeout: float = _TIMEOUT
+    ca_file: str | None = _CA_FILE
     connections: int = Field(
         4, ge=1, le=64, description="Parallel connections; each sends many messages in turn."
     )
@@ -230,22 +233,16 @@ class SmtpConfig(Section):
 
 
 class ImapConfig(Section):
-    host: str | None = Field(
-        None, description="IMAP server holding the bounce mailbox; when set, serve reads it."
-    )
+    host: str | None = Field(None, description="IMAP server of the bounce mailbox; serve reads it.")
     port: int = Field(993, ge=1, le=65535, description="IMAP port (993: implicit TLS).")
     security: Literal["ssl", "starttls", "none"] = Field(
-        "ssl", description="ssl (implicit TLS), starttls, or none (loopback only)."
+        "ssl", description="ssl, starttls or none."
     )
     username: str | None = Field(None, description="Login name of the bounce mailbox.")
-    password_env: str | None = Field(
-        None, description="Name of the environment variable holding its password."
-    )
+    password_env: str | None = Field(None, description="Environment variable holding its password.")
     folder: str = Field("INBOX", description="The folder bounces arrive in.")
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
-    ca_file: str | None = Field(
-        None, description="PEM file of CA certificates to trust instead of the system's."
-    )
+    timeout: float = _TIMEOUT
+    ca_file: str | None = _CA_FILE
 
 
 class BouncesConfig(Section):
