@@ -12,17 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from bulletin.config.bounces import BouncesConfig
+from bulletin.config.section import CA_FILE, TIMEOUT, Section
 
 CONFIG_NAME = "config.yaml"
 VERP_LOCAL_MAX = 64 - 1 - 45  # a local part, its "+" and a bounce token (delivery/tokens.py)
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are errors, values are validated when assigned."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
 
 
 def _check_clock_time(value: str, seconds: bool = False) -> str:
@@ -200,11 +197,6 @@ class DigestConfig(Section):
     )
 
 
-# Settings every server bulletin logs in to has: SMTP, and the IMAP bounce mailbox.
-_TIMEOUT = Field(30.0, gt=0, description="Seconds to wait for the server.")
-_CA_FILE = Field(None, description="PEM file of CA certificates to trust instead of the system's.")
-
-
 class SmtpConfig(Section):
     host: str | None = Field(None, description="SMTP server; when set, delivery uses SMTP.")
     port: int = Field(587, ge=1, le=65535, description="SMTP port.")
@@ -215,8 +207,8 @@ class SmtpConfig(Section):
     password_env: str | None = Field(
         None, description="Name of the environment variable holding the SMTP password."
     )
-    timeout: float = _TIMEOUT
-    ca_file: str | None = _CA_FILE
+    timeout: float = TIMEOUT
+    ca_file: str | None = CA_FILE
     connections: int = Field(
         4, ge=1, le=64, description="Parallel connections; each sends many messages in turn."
     )
@@ -230,59 +222,6 @@ class SmtpConfig(Section):
         "session (connect, 421, TLS, login, timeouts, drops); a recipient refused alone "
         "(4xx/5xx to RCPT or after DATA) is recorded and the send goes on.",
     )
-
-
-class ImapConfig(Section):
-    host: str | None = Field(None, description="IMAP server of the bounce mailbox; serve reads it.")
-    port: int = Field(993, ge=1, le=65535, description="IMAP port (993: implicit TLS).")
-    security: Literal["ssl", "starttls", "none"] = Field(
-        "ssl", description="ssl, starttls or none."
-    )
-    username: str | None = Field(None, description="Login name of the bounce mailbox.")
-    password_env: str | None = Field(None, description="Environment variable holding its password.")
-    folder: str = Field("INBOX", description="The folder bounces arrive in.")
-    timeout: float = _TIMEOUT
-    ca_file: str | None = _CA_FILE
-
-
-class BouncesConfig(Section):
-    mailbox: str | None = Field(
-        None,
-        description="Maildir folder or mbox file bounce mail arrives in; serve and "
-        "`run --once` read it each step, as `bulletin bounces ingest` does.",
-    )
-    imap: ImapConfig = Field(
-        default_factory=ImapConfig, description="An IMAP mailbox to read bounces from."
-    )
-    processed: Literal["move", "delete"] = Field(
-        "move",
-        description="What becomes of mail that was understood: moved to done_folder, or "
-        "deleted; mail not understood is always left where it is.",
-    )
-    done_folder: str = Field(
-        "bulletin-done",
-        description="Where understood mail is moved: a Maildir sub-folder, an IMAP folder, "
-        "or for an mbox file the mbox <file>.<done_folder>.",
-    )
-    hard_limit: int = Field(
-        1,
-        ge=1,
-        description="Permanent failures (5.x.x, or 5xx during the send), on distinct days, "
-        "that mark a recipient bounced and suppress the address.",
-    )
-    soft_days: int = Field(
-        5,
-        ge=1,
-        description="Temporary failures (4.x.x) count only when they come on this many digest "
-        "days in a row; then as a permanent one.",
-    )
-
-    @field_validator("done_folder")
-    @classmethod
-    def _plain_folder(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
-            raise ValueError(f'expected a plain folder name like "bulletin-done", got "{value}"')
-        return value
 
 
 class RecipientConfig(Section):
