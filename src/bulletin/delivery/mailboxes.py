@@ -40,9 +40,17 @@ class Mail:
 class Mailbox(Protocol):
     """A mailbox the ingest reads; ``close`` finishes what ``done`` began."""
 
-    def messages(self) -> Iterator[Mail]: ...
-    def done(self, mail: Mail) -> None: ...
-    def close(self) -> None: ...
+    def messages(self) -> Iterator[Mail]:
+        """Every message, in the mailbox's order."""
+        ...
+
+    def done(self, mail: Mail) -> None:
+        """Move or delete ``mail``, which was understood."""
+        ...
+
+    def close(self) -> None:
+        """Finish and let go of the mailbox."""
+        ...
 
 
 @dataclass(frozen=True)
