@@ -13,7 +13,6 @@ token, ``big`` Exim's report returning a 5 MB message, ``broken`` a broken MIME 
 
 from __future__ import annotations
 
-import io
 import json
 import mailbox
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import bounce_mail
 from builders import (
@@ -31,14 +29,10 @@ from builders import (
     Clock,
     bounce_token,
     make_deployment,
-    make_item,
     run_bulletin,
-    save_items,
     statuses,
-    subscribe,
 )
 from bulletin import pipeline
-from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.store import Store
 from smtp_servers import BounceMailbox, RemoteMta, Server
@@ -270,21 +264,6 @@ def test_a_soft_failure_run_broken_by_a_good_day_starts_again(tmp_path: Path) ->
         assert statuses(config)["full@example.net"] == expected, (n, report.handled)
 
 
-def test_mail_on_standard_input_is_read_as_one_message(tmp_path: Path) -> None:
-    config = make_deployment(tmp_path, delivery={"bounce_address": BOUNCES})
-    subscribe(config, ["ann@example.net"])
-    save_items(config, [make_item("a")])
-    ctx = pipeline.RunContext(config)
-    pipeline.send_day(ctx, DAY, clock=Clock())
-    # An MTA's pipe gives the recipient apart: the message itself went to the plain address.
-    verp = f"bounces+{bounce_token(config, 'ann@example.net')}@news.example.org"
-    data = bounce_mail.postfix_dsn(b"Subject: x\n\n", BOUNCES, "ann@example.net")
-    stdin = io.BytesIO(data)
-    (report,) = pipeline.ingest_bounces(ctx, "-", stdin=stdin, recipient=verp, clock=Clock())
-    assert [(h.kind, h.address) for h in report.handled] == [("hard", "ann@example.net")]
-    assert statuses(config) == {"ann@example.net": "bounced"}
-
-
 # --- the step, status and /metrics -------------------------------------------------------------
 
 
@@ -375,68 +354,3 @@ def test_high_rates_over_enough_copies_need_a_look() -> None:
 )
 def test_bounce_settings_that_cannot_work_are_refused_at_load(text: str, expected: str) -> None:
     assert problems_of(text) == [expected]
-
-
-# --- the other mailboxes ------------------------------------------------------------------------
-
-
-def sent_to_ann(tmp_path: Path, **bounces: str) -> tuple[Config, bytes, bytes]:
-    """A deployment whose digest went to ann, her 5.1.1 bounce and a message not understood."""
-    config = make_deployment(
-        tmp_path, delivery={"bounce_address": BOUNCES, "bounces": dict(bounces)}
-    )
-    subscribe(config, ["ann@example.net"])
-    save_items(config, [make_item("a")])
-    pipeline.send_day(pipeline.RunContext(config), DAY, clock=Clock())
-    verp = f"bounces+{bounce_token(config, 'ann@example.net')}@news.example.org"
-    bounce = bounce_mail.postfix_dsn(b"Subject: x\n\n", verp, "ann@example.net")
-    return config, bounce, b"From: a@example.com\nSubject: Hello\n\nIs this the newsroom?\n"
-
-
-def test_an_mbox_keeps_what_was_not_understood_and_moves_the_rest_beside_it(
-    tmp_path: Path,
-) -> None:
-    config, bounce, other = sent_to_ann(tmp_path)
-    path = tmp_path / "bounces.mbox"
-    box = mailbox.mbox(path)
-    box.add(other)
-    box.add(bounce)
-    box.close()
-    (report,) = pipeline.ingest_bounces(pipeline.RunContext(config), str(path), clock=Clock())
-    assert [(h.name, h.kind) for h in report.handled] == [
-        (f"{path} message 1", "unknown"),
-        (f"{path} message 2", "hard"),
-    ]
-    left, done = mailbox.mbox(path), mailbox.mbox(tmp_path / "bounces.mbox.bulletin-done")
-    assert [m["Subject"] for m in left] == ["Hello"]
-    assert [m["Subject"] for m in done] == ["Undelivered Mail Returned to Sender"]
-    assert statuses(config) == {"ann@example.net": "bounced"}
-
-
-def test_mail_understood_can_be_deleted_instead(tmp_path: Path) -> None:
-    config, bounce, other = sent_to_ann(tmp_path, processed="delete", mailbox="mail")
-    box = mailbox.Maildir(tmp_path / "mail", create=True)
-    box.add(bounce)
-    kept = box.add(other)
-    (report,) = pipeline.ingest_bounces(pipeline.RunContext(config), clock=Clock())
-    assert sorted(h.kind for h in report.handled) == ["hard", "unknown"]
-    assert list(mailbox.Maildir(tmp_path / "mail").keys()) == [kept]
-    assert not (tmp_path / "mail" / ".bulletin-done").exists()
-
-
-def test_the_ingest_command_reads_standard_input_and_says_what_it_did(tmp_path: Path) -> None:
-    config, bounce, other = sent_to_ann(tmp_path)
-    base = ["-c", str(config.root / "config.yaml"), "bounces", "ingest", "-"]
-    read = CliRunner().invoke(main, base, input=bounce)
-    assert read.exit_code == 0, read.output
-    assert (
-        "hard       standard input: ann@example.net: marked bounced and suppressed" in read.stdout
-    )
-    assert "1 read (1 hard); 1 understood" in read.stdout
-    left = CliRunner().invoke(main, base, input=other)
-    assert left.exit_code == 1
-    assert "left       standard input: not a bounce, complaint or autoreply" in left.stdout
-    nothing = CliRunner().invoke(
-        main, ["-c", str(config.root / "config.yaml"), "bounces", "ingest"]
-    )
-    assert nothing.exit_code == 1 and "no bounce mailbox to read" in nothing.output
