@@ -103,3 +103,13 @@ def test_the_ingest_command_reads_standard_input_and_says_what_it_did(tmp_path: 
         main, ["-c", str(config.root / "config.yaml"), "bounces", "ingest"]
     )
     assert nothing.exit_code == 1 and "no bounce mailbox to read" in nothing.output
+
+
+def test_run_once_reads_the_bounce_mailbox_and_says_so(tmp_path: Path) -> None:
+    config, bounce, other = sent_to_ann(tmp_path, mailbox="mail")
+    box = mailbox.Maildir(tmp_path / "mail", create=True)
+    box.add(bounce)
+    box.add(other)
+    ran = CliRunner().invoke(main, ["-c", str(config.root / "config.yaml"), "run", "--once"])
+    assert f"  bounces    2 read from {tmp_path / 'mail'}; 1 not understood, left" in ran.stdout
+    assert statuses(config) == {"ann@example.net": "bounced"}
