@@ -204,6 +204,43 @@ def subscribe(config: Config, entries: Iterable[ListEntry | str], now: datetime 
         store.recipients.merge(listed, now)
 
 
+def statuses(config: Config) -> dict[str, str]:
+    """Every address on the store's list with its status."""
+    with Store.open(config.store_url) as store:
+        return {s.address: s.status for s in store.recipients.each()}
+
+
+def bounce_token(config: Config, address: str, day: date = DAY) -> str:
+    """The bounce token of ``address``'s digest of ``day``, as a send signs it."""
+    from bulletin import delivery, pipeline
+
+    with Store.open(config.store_url) as store:
+        recipient = store.recipients.get(address)
+        assert recipient is not None and recipient.link_id is not None
+        key = pipeline.RunContext(config).unsubscribe_key(store)
+    token = delivery.sign_bounce(key, recipient.link_id, day)
+    assert token is not None
+    return token
+
+
+def store_at_version(url: str, version: int) -> Store:
+    """A store (not upgraded) whose schema is at ``version``: migrations 1 to ``version``.
+
+    Tables are declared with every version's columns: a test drops what came later.
+    """
+    from sqlalchemy import insert
+
+    from bulletin.store import MIGRATIONS, schema_version
+
+    old = Store(url)
+    with old.engine.begin() as connection:
+        schema_version.create(connection)
+        for number, _, migrate in MIGRATIONS[:version]:
+            migrate(connection)
+            connection.execute(insert(schema_version).values(version=number, applied=NOW))
+    return old
+
+
 # --- the bulletin command --------------------------------------------------------------------
 
 BULLETIN = str(Path(sys.executable).with_name("bulletin"))
@@ -257,14 +294,15 @@ def _check_marked() -> None:
 # --- tools -----------------------------------------------------------------------------------
 
 
-def require_tool(available: bool, what: str) -> None:
+def require_tool(available: bool, what: str, setup: str = "digest.sh") -> None:
     """Skip the calling test, loudly, when a tool it needs is missing; fail instead under CI=true.
 
-    The tools (chromium, java with vnu.jar, spamassassin) are installed by .ci/setup.d/*.sh.
+    The tools (chromium, java with vnu.jar, spamassassin; dovecot) are installed by
+    .ci/setup.d/*.sh (``setup`` names the one).
     """
     if available:
         return
-    message = f"{what} is missing: run .ci/setup.d/digest.sh as root to install it"
+    message = f"{what} is missing: run .ci/setup.d/{setup} as root to install it"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true, so this test may not be skipped)")
     warnings.warn(f"SKIPPED: {message}", stacklevel=2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -223,3 +224,85 @@ def self_signed(folder: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
+
+
+# --- the far end of a bounce: a remote server that bounces later, and the bounce mailbox ----
+
+Bounce = Callable[[str, str, bytes], list[tuple[str, bytes]]]  # (from, rcpt, data) -> mail
+
+
+class _Accepting:
+    """Accepts every message; ``bounce`` says what mail each one gives rise to later."""
+
+    def __init__(self, bounce: Bounce) -> None:
+        self.bounce, self.received = bounce, []
+        self.later: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.received.append((envelope.mail_from, rcpt, envelope.content))
+                self.later.extend(self.bounce(envelope.mail_from, rcpt, envelope.content))
+        return "250 2.0.0 queued as 4T1abc2XyZz"
+
+
+class RemoteMta:
+    """A remote mail server on 127.0.0.1 that accepts the digest, as a real one does, and
+    mails its bounces only later (``flush``), as a real one does once delivery failed."""
+
+    def __init__(self, bounce: Bounce) -> None:
+        self.handler = _Accepting(bounce)
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def flush(self, port: int) -> int:
+        """Mail every bounce owed so far to the server on ``port``, from the null sender."""
+        import smtplib
+
+        with self.handler.lock:
+            owed, self.handler.later = self.handler.later, []
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            for to, data in owed:
+                # On the wire every line ends in CRLF (RFC 5321 2.3.8), whatever it was built with.
+                smtp.sendmail("", [to], re.sub(rb"\r?\n", b"\r\n", data))
+        return len(owed)
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+class _Delivering:
+    """Writes each message into a Maildir as an MTA's local delivery does: the envelope
+    sender in Return-Path, the recipient in Delivered-To."""
+
+    def __init__(self, folder: Path) -> None:
+        import mailbox
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(folder, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for rcpt in envelope.rcpt_tos:
+            stamp = f"Return-Path: <{envelope.mail_from}>\r\nDelivered-To: {rcpt}\r\n"
+            self.box.add(stamp.encode() + envelope.content)
+        return "250 2.0.0 delivered to Maildir"
+
+
+class BounceMailbox:
+    """The bounce address's mail server on 127.0.0.1, writing what it gets into a Maildir."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.controller = Controller(
+            _Delivering(folder),
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=64 * 1024 * 1024,
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -44,7 +44,10 @@ OWNERS = {
     "email_validator": "store.recipients",
     "feedgen": "feeds",
     "feedparser": "sources.feed_reader",
+    "flufl": "delivery.bounces",
+    "imaplib": "delivery.mailboxes",
     "jinja2": "digest",
+    "mailbox": "delivery.mailboxes",
     "markdown_it": "sources.directory",
     "markupsafe": "digest",
     "nh3": "sanitize",
@@ -62,7 +65,7 @@ OWNERS = {
     "yaml": "config.yaml_doc",
 }
 # Standard-library modules that are as much an outside dependency as any package.
-OWNED_STDLIB = {"smtplib"}
+OWNED_STDLIB = {"imaplib", "mailbox", "smtplib"}
 
 
 def modules() -> list[Path]:

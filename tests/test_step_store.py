@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, inspect
 
+from builders import store_at_version
 from bulletin.store import (
     LATEST_VERSION,
-    MIGRATIONS,
     Busy,
     FileLock,
     Store,
     ledger,
     lock_holder,
-    schema_version,
 )
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -25,12 +24,8 @@ DAY = date(2026, 11, 26)
 
 def test_a_version_2_store_gets_run_ids_and_its_sent_days_settled(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/bulletin.db"
-    old = Store(url)
+    old = store_at_version(url, 2)
     with old.engine.begin() as connection:
-        schema_version.create(connection)
-        for version, _, migrate in MIGRATIONS[:2]:
-            migrate(connection)
-            connection.execute(insert(schema_version).values(version=version, applied=NOW))
         # ``runs`` is declared with schema 3's columns: drop them to be a store of schema 2.
         for column in ("run_key", "items_new", "feeds_written"):
             connection.exec_driver_sql(f"ALTER TABLE runs DROP COLUMN {column}")

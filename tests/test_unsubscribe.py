@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import insert, inspect
+from sqlalchemy import inspect
 
 from builders import (
     DAY,
@@ -22,12 +22,14 @@ from builders import (
     make_item,
     save_items,
     start_bulletin,
+    statuses,
+    store_at_version,
     subscribe,
 )
 from bulletin import delivery, pipeline, web
 from bulletin.cli import main
 from bulletin.config import Config
-from bulletin.store import LATEST_VERSION, MIGRATIONS, Store, schema_version
+from bulletin.store import LATEST_VERSION, Store
 
 KEY = b"k" * 32
 
@@ -131,11 +133,6 @@ def token_of(config: Config, address: str, key: bytes | None = None) -> str:
         assert recipient is not None and recipient.link_id is not None
         key = key or pipeline.RunContext(config).unsubscribe_key(store)
         return delivery.sign(key, delivery.UNSUBSCRIBE, recipient.link_id)
-
-
-def statuses(config: Config) -> dict[str, str]:
-    with Store.open(config.store_url) as store:
-        return {s.address: s.status for s in store.recipients.each()}
 
 
 @pytest.fixture
@@ -335,12 +332,8 @@ def test_a_store_of_schema_3_gives_each_recipient_a_link_id_and_keeps_old_links(
     config = make_deployment(
         tmp_path, delivery={"unsubscribe_secret_env": "TEST_UNSUBSCRIBE_SECRET"}
     )
-    old = Store(config.store_url)
+    old = store_at_version(config.store_url, 3)
     with old.engine.begin() as connection:
-        schema_version.create(connection)
-        for version, _, migrate in MIGRATIONS[:3]:
-            migrate(connection)
-            connection.execute(insert(schema_version).values(version=version, applied=NOW))
         # ``recipients`` is declared with schema 4's link id: drop it to be a store of schema 3.
         connection.exec_driver_sql("DROP INDEX recipients_link_id")
         connection.exec_driver_sql("ALTER TABLE recipients DROP COLUMN link_id")

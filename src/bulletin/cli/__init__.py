@@ -1,6 +1,7 @@
 """The ``bulletin`` command line; each submodule adds its commands to ``main``."""
 
 from bulletin.cli import admin, publish
+from bulletin.cli import bounces as bounces  # bounces ingest, subscribers show and suppressed
 from bulletin.cli import digest as digest  # the preview command
 from bulletin.cli import feeds as feeds  # the feeds command
 from bulletin.cli import mail as mail  # subscribers, send, status, unsubscribe, web

@@ -91,6 +91,7 @@ def subscribers_import(state: Context, file: Path) -> None:
     click.echo(
         f"{m.added} added, {m.updated} updated, {m.unchanged} unchanged, "
         f"{len(report.problems)} skipped; {len(m.kept_away)} who left were not re-subscribed"
+        + (f"; {len(m.suppressed)} on the suppression list were not added" if m.suppressed else "")
     )
     sys.exit(1 if report.problems else 0)
 
@@ -267,10 +268,23 @@ def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
     if found.ledger_day is not None:
         counts = ", ".join(f"{n} {s}" for s, n in found.ledger.items() if n) or "none"
         click.echo(f"  ledger     digest of {found.ledger_day}: {counts}")
+    _print_feedback(found.feedback)
     for problem in found.problems:
         click.secho(f"  attention  {problem}", fg="yellow")
     for problem in found.stale:
         click.secho(f"  stale      {problem}", fg="red")
+
+
+def _print_feedback(found: pipeline.Feedback) -> None:
+    """Bounce and complaint rates of the last sends, and the suppression list's size."""
+    if not found.days:
+        return
+    held = ", ".join(f"{n} {reason}" for reason, n in found.suppressed.items() if n) or "none"
+    click.echo(
+        f"  bounces    last {len(found.days)} sends, {found.attempted} copies: "
+        f"{found.bounced} bounced ({found.bounce_rate:.2%}), {found.soft} soft, "
+        f"{found.complained} complaints ({found.complaint_rate:.2%}); suppressed: {held}"
+    )
 
 
 @main.command("unsubscribe")

@@ -125,6 +125,13 @@ def _print_step(config: Config, step: pipeline.StepReport) -> None:
             f"  feeds      {len(step.feeds.written)} {would}written, "
             f"{len(step.feeds.unchanged)} unchanged"
         )
+    for found in step.bounces:  # the bounce mailbox, read before sending
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(found.counts().items()))
+        left = f"; {len(found.left)} not understood, left" if found.left else ""
+        click.echo(
+            f"  bounces    {len(found.handled)} read from {found.source}{left}"
+            + (f" ({counts})" if counts else "")
+        )
     for label, results in (("finished", step.finished), ("digest", step.digests)):
         for result in results:
             click.echo(f"  {label:10} {_result_line(result)}")

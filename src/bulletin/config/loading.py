@@ -221,17 +221,26 @@ def _contradictions(config: Config) -> Iterator[tuple[tuple[Any, ...], str]]:
     delivery, smtp = config.delivery, config.delivery.smtp
     if delivery.transport == "smtp" and smtp.host is None:
         yield ("delivery", "transport"), "is smtp but delivery.smtp.host is not set"
-    if smtp.username is not None and smtp.password_env is None:
-        yield ("delivery", "smtp", "username"), "a login needs a password: set password_env too"
-    if smtp.password_env is not None and smtp.username is None:
-        yield ("delivery", "smtp", "password_env"), "a password needs a login: set username too"
-    if smtp.username is not None and smtp.security == "none":
+    servers = (("smtp", "SMTP", smtp), ("bounces.imap", "IMAP", delivery.bounces.imap))
+    for name, protocol, server in servers:
+        yield from _login_problems(("delivery", *name.split(".")), protocol, server)
+
+
+def _login_problems(
+    path: tuple[str, ...], protocol: str, server: Any
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """A server's login settings that cannot work together (SMTP, the bounce mailbox)."""
+    if server.username is not None and server.password_env is None:
+        yield (*path, "username"), "a login needs a password: set password_env too"
+    if server.password_env is not None and server.username is None:
+        yield (*path, "password_env"), "a password needs a login: set username too"
+    if server.username is not None and server.security == "none":
         yield (
-            ("delivery", "smtp", "security"),
-            "none would send the SMTP password unencrypted: use starttls or ssl",
+            (*path, "security"),
+            f"none would send the {protocol} password unencrypted: use starttls or ssl",
         )
-    if smtp.ca_file is not None and smtp.security == "none":
-        yield ("delivery", "smtp", "ca_file"), "is only used with TLS, but security is none"
+    if server.ca_file is not None and server.security == "none":
+        yield (*path, "ca_file"), "is only used with TLS, but security is none"
 
 
 def load_config(path: Path | None = None) -> Config:

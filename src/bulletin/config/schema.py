@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -22,14 +21,12 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from bulletin.config.bounces import BouncesConfig
+from bulletin.config.section import CA_FILE, TIMEOUT, Section
+
 CONFIG_NAME = "config.yaml"
+VERP_LOCAL_MAX = 64 - 1 - 45  # a local part, its "+" and a bounce token (delivery/tokens.py)
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are errors, values are validated when assigned."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
 
 
 def _check_clock_time(value: str, seconds: bool = False) -> str:
@@ -305,10 +302,8 @@ class SmtpConfig(Section):
     password_env: str | None = Field(
         None, description="Name of the environment variable holding the SMTP password."
     )
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the server.")
-    ca_file: str | None = Field(
-        None, description="PEM file of CA certificates to trust instead of the system's."
-    )
+    timeout: float = TIMEOUT
+    ca_file: str | None = CA_FILE
     connections: int = Field(
         4, ge=1, le=64, description="Parallel connections; each sends many messages in turn."
     )
@@ -345,6 +340,14 @@ class DeliveryConfig(Section):
     from_address: str = Field("bulletin@localhost", description="The digest's sender address.")
     from_name: str | None = Field(
         None, description="The sender's display name; default: site.title."
+    )
+    bounce_address: str | None = Field(
+        None,
+        description="Where bounces go: each digest's envelope sender is made from it per "
+        "recipient and day (VERP: bounces+<token>@...); unset: from_address, no VERP.",
+    )
+    bounces: BouncesConfig = Field(
+        default_factory=BouncesConfig, description="Reading bounces and complaints."
     )
     recipients: list[RecipientConfig] = Field(
         default_factory=list, description="Who receives the digest."
@@ -384,6 +387,21 @@ class DeliveryConfig(Section):
     @classmethod
     def _looks_like_address(cls, value: str) -> str:
         return _check_address(value)
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _verp_fits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local = _check_address(value).rsplit("@", 1)[0]
+        # RFC 5321 4.5.3.1.1: a local part holds at most 64 characters, and VERP adds a
+        # plus sign and a 45-character token to it.
+        if len(local) > VERP_LOCAL_MAX:
+            raise ValueError(
+                f"the part before @ is {len(local)} characters; with the VERP token it must "
+                f'fit in 64, so use at most {VERP_LOCAL_MAX} (like "bounces@...")'
+            )
+        return value
 
 
 class ScheduleConfig(Section):

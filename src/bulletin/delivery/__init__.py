@@ -6,10 +6,22 @@ recipient's message from a template made once per digest variant; ``tokens`` sig
 to send and what became of it is the pipeline's and the store's business: this package never
 touches the ledger itself; ``send_loop`` works through a day's rows over N connections
 (``transports``: to an SMTP server or the outbox), driving the ledger through the
-small interface it defines (``LedgerPort``).
+small interface it defines (``LedgerPort``). ``bounces`` tells what a message in the bounce
+mailbox is (the only user of flufl.bounce) and ``mailboxes`` reads that mailbox: a Maildir,
+an mbox file, standard input or IMAP.
 """
 
+from bulletin.delivery.bounces import TOKEN_HEADER, Failure, Report, read_report
 from bulletin.delivery.dkim import DkimSigner
+from bulletin.delivery.mailboxes import (
+    Disposal,
+    ImapBox,
+    ImapServer,
+    Mail,
+    Mailbox,
+    OneMessage,
+    open_mailbox,
+)
 from bulletin.delivery.message import (
     POLICY,
     MessageContent,
@@ -31,21 +43,39 @@ from bulletin.delivery.send_loop import (
     Tally,
 )
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
-from bulletin.delivery.tokens import UNSUBSCRIBE, sign, verify, verify_address
+from bulletin.delivery.tokens import (
+    BOUNCE,
+    UNSUBSCRIBE,
+    sign,
+    sign_bounce,
+    verify,
+    verify_address,
+    verify_bounce,
+)
 from bulletin.delivery.transports import SmtpServer, Transport, channels
 
 __all__ = [
+    "BOUNCE",
     "POLICY",
+    "TOKEN_HEADER",
     "UNSUBSCRIBE",
     "Channel",
+    "Disposal",
     "DkimSigner",
+    "Failure",
+    "ImapBox",
+    "ImapServer",
     "LedgerPort",
+    "Mail",
+    "Mailbox",
     "MessageContent",
     "MessageTemplate",
+    "OneMessage",
     "Outbox",
     "OutboxChannel",
     "Progress",
     "Recorder",
+    "Report",
     "Result",
     "Security",
     "SendLoop",
@@ -61,8 +91,12 @@ __all__ = [
     "channels",
     "list_id",
     "message_id",
+    "open_mailbox",
     "outbox_name",
+    "read_report",
     "sign",
+    "sign_bounce",
     "verify",
     "verify_address",
+    "verify_bounce",
 ]

@@ -177,11 +177,17 @@ class MessageTemplate:
         self._end = f"\r\n--{boundary}--\r\n".encode()
 
     def render(
-        self, recipient: Recipient, unsubscribe: str | Unsubscribe, message_id: str = ""
+        self,
+        recipient: Recipient,
+        unsubscribe: str | Unsubscribe,
+        message_id: str = "",
+        bounce_token: str = "",
     ) -> bytes:
         """The recipient's message as RFC 5322 bytes with CRLF line ends.
 
-        ``message_id``, if the caller has it already, must be ``message_id(day, site, who)``.
+        ``message_id``, if the caller has it already, must be ``message_id(day, site, who)``;
+        ``bounce_token`` (``tokens.sign_bounce``), if given, goes in an ``X-Bulletin-Bounce``
+        header, which bounces that lose the VERP return path still quote.
         """
         links = Unsubscribe.of(unsubscribe)
         for link in links.links:
@@ -195,6 +201,10 @@ class MessageTemplate:
             f"Message-ID: {message_id or _message_id(self.day, self.site, recipient)}\r\n".encode(),
             ("List-Unsubscribe: " + ", ".join(f"<{u}>" for u in links.links) + _CRLF).encode(),
         ]
+        if bounce_token:
+            if not bounce_token.isalnum():  # base32: anything else could break the header
+                raise DeliveryError(f"not a bounce token: {bounce_token[:60]!r}")
+            head.append(f"X-Bulletin-Bounce: {bounce_token}\r\n".encode("ascii"))
         if links.one_click:
             # One-click unsubscribe (RFC 8058, asked for by Gmail and Yahoo): the mail client
             # POSTs to the https URL; a mailto: or http: link gets no such header.

@@ -105,8 +105,11 @@ class SendLoop:
         settings: Settings,
         clock: Callable[[], datetime],
         progress: Progress | None = None,
+        envelope: Callable[[Delivery], str] | None = None,
     ) -> None:
         self.ledger, self.render, self.channel = ledger, render, channel
+        # The envelope sender of each row (a VERP return path); default: settings.sender.
+        self.envelope = envelope
         self.settings, self.clock, self.progress = settings, clock, progress
         self.tally = Tally()
         self.stop = threading.Event()
@@ -218,7 +221,8 @@ class SendLoop:
         except BulletinError as error:
             result, message_id = Result("failed", f"cannot build the message: {error}"), ""
         else:
-            result = channel.submit(self.settings.sender, row.address, message, claim.wait)
+            sender = self.envelope(row) if self.envelope else self.settings.sender
+            result = channel.submit(sender, row.address, message, claim.wait)
         if result.reconnect:
             channel.close()
         if not claim.wait():  # the row was not ours: whatever the channel did is void

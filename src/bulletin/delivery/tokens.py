@@ -6,9 +6,15 @@ links learn nothing from it about who the reader is, and only the store maps it 
 MAC is the first 128 bits of HMAC-SHA256 over a version label, the token's *purpose* and the
 identifier, in unpadded base64url (RFC 4648 section 5). Naming the purpose in what is signed
 keeps the uses of one key apart: the unsubscribe link signs ``unsubscribe``; a preferences page
-or a VERP bounce address will sign the same identifier for their own purpose, and a token
-made for one is refused by the others. (A bounce address may have its case folded on the
-way back: it will want a case-free spelling of the same bytes, such as base32.)
+will sign the same identifier for its own purpose, and a token made for one is refused by the
+others.
+
+A bounce token (``sign_bounce``) names a day as well as the recipient, and goes in the local
+part of a VERP return path (``bounces+<token>@news.example.org``), which mail servers may
+case-fold on the way back and which RFC 5321 4.5.3.1.1 caps at 64 characters. So it is one
+case-free base32 word (RFC 4648 section 6, lower-case, unpadded) of 45 characters: the day,
+the link id's 16 bytes and 80 bits of HMAC-SHA256 over the purpose ``bounce``, the link id
+and the day. Eighty bits are plenty for a token that can only be tried by mailing it.
 
 A token has one spelling only: padding, characters outside the alphabet, another case, or
 other unused bits in the MAC's last character are refused, never decoded to the same bytes
@@ -26,14 +32,20 @@ import base64
 import binascii
 import hmac
 import re
+from datetime import date, timedelta
 
 UNSUBSCRIBE = "unsubscribe"
+BOUNCE = "bounce"
+BOUNCE_TOKEN_LENGTH = 45  # base32 characters of 2 + 16 + 10 bytes
 
 _VERSION = b"bulletin-link-v2\x00"
 _PURPOSE = re.compile(r"[a-z][a-z-]{0,39}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,1000}")
 _FIRST_FORMAT = b"bulletin-unsubscribe\x00"  # what the first tokens signed before the address
+_BASE32 = re.compile(rf"[a-z2-7]{{{BOUNCE_TOKEN_LENGTH}}}")
+_EPOCH = date(2000, 1, 1)  # a bounce token's day is counted from here, in two bytes (to 2179)
+_BOUNCE_MAC = 10
 
 
 def sign(key: bytes, purpose: str, identifier: str) -> str:
@@ -66,6 +78,46 @@ def verify_address(key: bytes, token: str) -> str | None:
         return None
     expected = _encode(hmac.digest(key, _FIRST_FORMAT + address.encode(), "sha256")[:16])
     return address if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def sign_bounce(key: bytes, identifier: str, day: date) -> str | None:
+    """The bounce token naming ``day``'s digest to the recipient with link id ``identifier``;
+    None for an identifier that is not the 16 bytes the store draws."""
+    raw = _link_bytes(identifier)
+    offset = (day - _EPOCH).days
+    if raw is None or not 0 <= offset < 1 << 16:
+        return None
+    payload = offset.to_bytes(2, "big") + raw
+    mac = _bounce_mac(key, identifier, day)
+    return base64.b32encode(payload + mac).decode("ascii").rstrip("=").lower()
+
+
+def verify_bounce(key: bytes, token: str) -> tuple[str, date] | None:
+    """The link id and day a genuine bounce token names, in either case; None otherwise."""
+    word = token.lower()
+    if not _BASE32.fullmatch(word):
+        return None
+    data = base64.b32decode(word.upper() + "===")
+    # Unused bits in the last character would give other spellings of the same bytes.
+    if base64.b32encode(data).decode("ascii").rstrip("=").lower() != word:
+        return None
+    day = _EPOCH + timedelta(days=int.from_bytes(data[:2], "big"))
+    identifier = _encode(data[2:18])
+    expected = _bounce_mac(key, identifier, day)
+    return (identifier, day) if hmac.compare_digest(data[18:], expected) else None
+
+
+def _link_bytes(identifier: str) -> bytes | None:
+    """A link id's 16 bytes, if it is the canonical base64url of 16 bytes."""
+    if not _IDENTIFIER.fullmatch(identifier) or len(identifier) != 22:
+        return None
+    raw = base64.urlsafe_b64decode(identifier + "==")
+    return raw if _encode(raw) == identifier else None
+
+
+def _bounce_mac(key: bytes, identifier: str, day: date) -> bytes:
+    message = _VERSION + BOUNCE.encode() + b"\x00" + identifier.encode() + b"\x00"
+    return hmac.digest(key, message + day.isoformat().encode(), "sha256")[:_BOUNCE_MAC]
 
 
 def _mac(key: bytes, purpose: str, identifier: str) -> bytes:

@@ -10,13 +10,23 @@ nothing: not the store, not a file, no mail.
 Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests, run logs),
 ``collect``, ``feed_sources`` (fetching feed sources side by side, ``bulletin sources``),
 ``publish`` (the feeds), ``websub`` (telling a hub the feeds changed), ``digests``
-(rendering, variants, web copies), ``send`` (a day's send through the ledger), ``step``,
-``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing list),
-``preview`` (``bulletin digest``), ``dry_run``.
+(rendering, variants, web copies), ``send`` (a day's send through the ledger), ``bounces``
+(the bounce mailbox, the rules that take addresses off the list, bounce and complaint rates),
+``step``, ``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing
+list), ``preview`` (``bulletin digest``), ``dry_run``.
 """
 
 from __future__ import annotations
 
+from bulletin.pipeline.bounces import (
+    Feedback,
+    Handled,
+    IngestReport,
+    Rules,
+    count_refusals,
+    feedback,
+    ingest_bounces,
+)
 from bulletin.pipeline.collect import CollectReport, collect, collect_sources, read_sources
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests, Variants, published_days
@@ -65,6 +75,7 @@ from bulletin.pipeline.step import DigestResult, Step, StepReport, run_step
 from bulletin.pipeline.subscribers import (
     ImportReport,
     MailingList,
+    SubscriberRecord,
     Unsubscribed,
     Unsubscriber,
     check_categories,
@@ -88,13 +99,17 @@ __all__ = [
     "Digests",
     "DryRunView",
     "FeedFile",
+    "Feedback",
     "FeedsReport",
+    "Handled",
     "ImportReport",
+    "IngestReport",
     "ItemView",
     "MailingList",
     "Monitor",
     "Ping",
     "Preview",
+    "Rules",
     "RunContext",
     "RunLog",
     "SendReport",
@@ -103,6 +118,7 @@ __all__ = [
     "Step",
     "StepReport",
     "Stop",
+    "SubscriberRecord",
     "Unsubscribed",
     "Unsubscriber",
     "Variants",
@@ -110,10 +126,13 @@ __all__ = [
     "check_categories",
     "collect",
     "collect_sources",
+    "count_refusals",
     "day_status",
     "export_csv",
     "feed_categories",
+    "feedback",
     "import_csv",
+    "ingest_bounces",
     "looks_like_url",
     "mailing_list",
     "notify_hub",

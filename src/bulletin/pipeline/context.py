@@ -75,6 +75,30 @@ class SendSettings:
     signer: delivery.DkimSigner | None
 
 
+@dataclass(frozen=True)
+class BounceSettings:
+    """Where bounces go and come from, and when they take someone off the list."""
+
+    address: str | None  # delivery.bounce_address: each digest's VERP return path is made of it
+    hard_limit: int
+    soft_days: int
+    mailbox: Path | None  # a Maildir folder or an mbox file
+    imap_host: str | None  # the IMAP server; its settings are read by ``RunContext.bounce_imap``
+    disposal: delivery.Disposal
+
+    @property
+    def configured(self) -> bool:
+        """Whether a bounce mailbox is configured (then every step of serve reads it)."""
+        return self.mailbox is not None or self.imap_host is not None
+
+    def envelope(self, token: str | None) -> str | None:
+        """The VERP return path carrying ``token``; None without a bounce address or token."""
+        if self.address is None or token is None:
+            return None
+        local, domain = self.address.rsplit("@", 1)
+        return f"{local}+{token}@{domain}"
+
+
 class RunContext:
     """The config of one run (or of a whole `bulletin serve`), turned into the stages' types."""
 
@@ -118,6 +142,15 @@ class RunContext:
         self.sender = delivery.Sender(
             config.delivery.from_address, config.delivery.from_name or self.site.title
         )
+        b = config.delivery.bounces
+        self.bounces = BounceSettings(
+            config.delivery.bounce_address,
+            b.hard_limit,
+            b.soft_days,
+            config.path(b.mailbox) if b.mailbox else None,
+            b.imap.host,
+            delivery.Disposal(b.processed, b.done_folder),
+        )
         self.transport = "smtp" if config.uses_smtp else "outbox"
         self.destination = _destination(config, self.transport)
 
@@ -159,6 +192,22 @@ class RunContext:
         if dry_run and not Store.exists(self.store_url):
             return Store.open("sqlite://")
         return Store.open(self.store_url)
+
+    def bounce_imap(self) -> delivery.ImapServer | None:
+        """The IMAP bounce mailbox, its password read from the environment; None if unset."""
+        imap = self.config.delivery.bounces.imap
+        if imap.host is None:
+            return None
+        return delivery.ImapServer(
+            imap.host,
+            imap.port,
+            imap.security,
+            imap.username,
+            read_secret(imap.password_env, "the IMAP password"),
+            imap.folder,
+            imap.timeout,
+            self.config.path(imap.ca_file) if imap.ca_file else None,
+        )
 
     def unsubscribe_key(self, store: Store) -> bytes:
         """The key unsubscribe links are signed with: the configured secret, else the store's."""

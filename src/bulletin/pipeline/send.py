@@ -4,6 +4,9 @@ Under the store's sender lock: the recipients of config.yaml join the list, rows
 left ``sending`` become ``unknown``, the day's rows are planned, and the send loop works
 through what is due. Each variant of the digest is frozen in the store when its first copy
 goes out, so a send finished later (after a crash, or a new collect) mails the same digest.
+With ``delivery.bounce_address``, each message's envelope sender is its own VERP return path
+and its ``X-Bulletin-Bounce`` header the same token; rows planned for suppressed addresses are
+held back, and recipients the server refused count as bounces (``bounces``).
 The step (``bulletin run``, ``serve``) and ``bulletin send`` share all of it.
 """
 
@@ -17,6 +20,7 @@ from datetime import date
 from bulletin import delivery, digest
 from bulletin.errors import BulletinError
 from bulletin.model import Delivery, Recipient
+from bulletin.pipeline.bounces import count_refusals
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests
 from bulletin.store import Issue, Store, normalize_address, parse_categories
@@ -46,6 +50,8 @@ class SendReport:
     paused: str = ""
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
+    held_back: list[str] = field(default_factory=list)  # planned, but on the suppression list
+    refused: int = 0  # recipients the server refused, newly counted as bounces
 
     @property
     def ok(self) -> bool:
@@ -81,6 +87,7 @@ def send_rows(
             report.retried_unknown = store.ledger.retry_unknown(day, now)
         if plan or not any(store.ledger.counts(day).values()):
             report.planned = store.ledger.plan(day, now)
+        report.held_back = store.suppressions.hold_back(day, now)
         if total is not None:
             total(store.ledger.count_due(day, now))
         messages = Messages(ctx, store, day, variant, clock)
@@ -91,8 +98,10 @@ def send_rows(
             settings.loop,
             clock,
             progress,
+            envelope=messages.envelope if ctx.bounces.address else None,
         )
         tally = loop.run(day)
+    report.refused = count_refusals(ctx, store, day, clock)
     for name in ("sent", "deferred", "failed", "unknown", "paused", "interrupted"):
         setattr(report, name, getattr(tally, name))
     report.counts = store.ledger.counts(day)
@@ -205,10 +214,21 @@ class Messages:
         recipient = Recipient(row.address, row.name)
         links = unsubscribe_links(self.ctx, self.key, row.link_id)
         message_id = delivery.message_id(self.day, self.ctx.site, recipient)
-        message = self._template(row.variant).render(recipient, links, message_id)
+        token = self._bounce_token(row) or ""
+        message = self._template(row.variant).render(recipient, links, message_id, token)
         if self.settings.signer is not None:
             message = self.settings.signer.sign(message)
         return message, message_id
+
+    def envelope(self, row: Delivery) -> str:
+        """The row's envelope sender: its VERP return path, else the configured sender."""
+        return self.ctx.bounces.envelope(self._bounce_token(row)) or self.settings.loop.sender
+
+    def _bounce_token(self, row: Delivery) -> str | None:
+        """The token naming this day and recipient, when bounces have an address to go to."""
+        if self.ctx.bounces.address is None or row.link_id is None:
+            return None
+        return delivery.sign_bounce(self.key, row.link_id, self.day)
 
     def _template(self, variant: str) -> delivery.MessageTemplate:
         with self.lock:

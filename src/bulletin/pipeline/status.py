@@ -18,6 +18,7 @@ from typing import Any
 from bulletin.calendar import digest_instant, next_collect, next_digest, plan_digests
 from bulletin.metrics import Metric
 from bulletin.model import Delivery
+from bulletin.pipeline.bounces import Feedback, feedback
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.runner import RUN_LOCK, SERVE_LOCK, store_lock
 from bulletin.pipeline.send import all_sent
@@ -44,6 +45,7 @@ class ServiceStatus:
     overdue: list[date] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    feedback: Feedback = field(default_factory=Feedback)  # bounces, complaints, suppressions
 
     @property
     def state(self) -> str:
@@ -75,6 +77,7 @@ class ServiceStatus:
             ],
             "ledger_day": _iso(self.ledger_day),
             "ledger": self.ledger,
+            "feedback": self.feedback.as_dict(),
         }
 
 
@@ -135,6 +138,8 @@ def _status(ctx: RunContext, store: Store, now: datetime, runs: int) -> ServiceS
     if any(trouble.values()):
         counts = ", ".join(f"{n} {s}" for s, n in trouble.items() if n)
         status.problems.append(f"digest of {status.ledger_day}: {counts}")
+    status.feedback = feedback(store)
+    status.problems.extend(status.feedback.problems())
     unfinished = [d.day for d in store.digests.unfinished()]
     if unfinished and not status.working:  # a run sending it now is not a problem
         status.problems.append(f"digest not finished: {', '.join(map(str, unfinished))}")
@@ -159,6 +164,7 @@ class Monitor:
             totals = store.run_totals()
             items = store.count_items()
             last_sent = store.digests.last_sent()
+            events = store.events.totals()
         runs = tuple(
             (((("outcome", key.removeprefix("runs_")),), float(n)))
             for key, n in sorted(totals.items())
@@ -180,7 +186,21 @@ class Monitor:
             "bulletin_healthy": 0 if status.state == "stale" else 1,
         }
         deliveries = tuple(((("status", s),), float(n)) for s, n in status.totals.items())
-        labelled = {"bulletin_deliveries": deliveries, "bulletin_runs_total": runs}
+        found = status.feedback
+        values["bulletin_complaints_total"] = events["complained"]
+        values["bulletin_bounce_rate"] = found.bounce_rate
+        values["bulletin_complaint_rate"] = found.complaint_rate
+        bounces = tuple(
+            ((("kind", kind),), float(events[name]))
+            for kind, name in (("hard", "bounced"), ("soft", "soft_bounce"))
+        )
+        held = tuple(((("reason", r),), float(n)) for r, n in found.suppressed.items())
+        labelled = {
+            "bulletin_deliveries": deliveries,
+            "bulletin_runs_total": runs,
+            "bulletin_bounces_total": bounces,
+            "bulletin_suppressed": held,
+        }
         return [
             Metric(name, kind, help_text, labelled[name])
             if name in labelled
@@ -198,6 +218,11 @@ _METRICS = (
     ("bulletin_messages_failed_total", "counter", "Digest copies refused for good."),
     ("bulletin_deliveries", "gauge", "Ledger rows of every day by state."),
     ("bulletin_runs_total", "counter", "Runs by outcome."),
+    ("bulletin_bounces_total", "counter", "Bounces counted, permanent (hard) or temporary (soft)."),
+    ("bulletin_complaints_total", "counter", "Abuse reports (RFC 5965) counted."),
+    ("bulletin_suppressed", "gauge", "Addresses on the suppression list, by reason."),
+    ("bulletin_bounce_rate", "gauge", "Permanent bounces per copy attempted, over the last sends."),
+    ("bulletin_complaint_rate", "gauge", "Abuse reports per copy attempted, over the last sends."),
     (
         "bulletin_last_success_timestamp_seconds",
         "gauge",

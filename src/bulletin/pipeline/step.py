@@ -5,7 +5,8 @@
 or a systemd timer. Whatever woke it, it reads what is due from the store, never from the
 scheduler: waking twice, late, or after days of downtime gives the same result. In order:
 
-1. collect the sources and publish the feeds (incrementally);
+1. collect the sources and publish the feeds (incrementally), and read the bounce mailbox
+   when one is configured, so that whom it takes off the list gets no digest today;
 2. finish digests whose send was cut short (a stop, a crash) and retry deliveries that are due;
 3. plan the digests due now (``calendar.plan_digests``) from the days already settled, or, for
    ``bulletin run``, the day asked for;
@@ -26,6 +27,7 @@ from typing import Any
 
 from bulletin.calendar import DigestPlan, Plan, next_digest, plan_digests
 from bulletin.errors import BulletinError, ConfigError
+from bulletin.pipeline.bounces import IngestReport, ingest_bounces
 from bulletin.pipeline.collect import CollectReport, collect
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests, Variants
@@ -83,6 +85,7 @@ class StepReport:
     next_digest: datetime | None = None  # when the next digest falls due, after this run
     stopped: bool = False
     websub: Ping | None = None  # the hub's ping after a build that changed a feed
+    bounces: list[IngestReport] = field(default_factory=list)  # the bounce mailboxes read
 
     @property
     def outcome(self) -> str:
@@ -111,6 +114,7 @@ class StepReport:
             "dropped": [day.isoformat() for day in self.plan.dropped],
             "sent": sum(r.send.sent for r in results if r.send),
             "failed": sum(r.send.failed for r in results if r.send),
+            "bounce_mail": sum(len(b.handled) for b in self.bounces),
         }
 
 
@@ -195,6 +199,8 @@ class Step:
         report.feeds = publish_feeds(self.ctx, self.view, self.dry_run, changed=c.changed)
         self.log.info("feeds published", written=len(report.feeds.written))
         report.websub = notify_hub(self.ctx, report.feeds, self.dry_run)  # in the background
+        if not self.dry_run and self.ctx.bounces.configured:
+            report.bounces = self._bounces()
         if not (self.dry_run or force):
             report.finished = self._finish(report.now)
         if self._stopping(report):
@@ -219,6 +225,20 @@ class Step:
             report.stopped = True
             self.log.info("stopping: no new work taken")
         return report.stopped
+
+    def _bounces(self) -> list[IngestReport]:
+        """Read the bounce mailboxes; trouble with them is logged and left to the next step."""
+        try:
+            reports = ingest_bounces(self.ctx, clock=self.clock, store=self.store)
+        except BulletinError as error:
+            self.log.error("bounce mailbox not read", error=error.message)
+            return []
+        for found in reports:
+            counts = dict(found.counts())
+            self.log.info("bounce mail read", source=found.source, **counts)
+            for left in found.left:
+                self.log.warning("bounce mail not understood", mail=left.name, why=left.why)
+        return reports
 
     # --- planning ---------------------------------------------------------------------------
 

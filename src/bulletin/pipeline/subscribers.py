@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO
 
 from bulletin import delivery
@@ -20,10 +21,13 @@ from bulletin.errors import BulletinError
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.store import (
     STATUSES,
+    Event,
     ListEntry,
     MergeReport,
     Store,
     Subscriber,
+    Suppression,
+    address_hash,
     check_name,
     normalize_address,
 )
@@ -193,8 +197,8 @@ class Unsubscriber:
     first format, from a digest sent before link ids, names the address itself.
     """
 
-    def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
-        self.ctx, self.clock = ctx, clock
+    def __init__(self, ctx: RunContext, clock: Clock = system_clock, origin: str = "web") -> None:
+        self.ctx, self.clock, self.origin = ctx, clock, origin
         with ctx.open_store() as store:
             self.key = ctx.unsubscribe_key(store)
 
@@ -210,8 +214,7 @@ class Unsubscriber:
             address = self._address(store, token)
             if address is None:
                 return Unsubscribed(None)
-            found = store.recipients.set_status(address, "unsubscribed", self.clock())
-            return Unsubscribed(address, found)
+            return _set_unsubscribed(store, address, self.clock(), self.origin)
 
     def _address(self, store: Store, token: str) -> str | None:
         link_id = delivery.verify(self.key, delivery.UNSUBSCRIBE, token)
@@ -228,12 +231,31 @@ def unsubscribe(
     if "@" in token_or_address:
         return _leave(ctx, normalize_address(token_or_address), clock)
     # Copied by hand out of a mail's subject line: blanks around it are not part of it.
-    return Unsubscriber(ctx, clock).unsubscribe(token_or_address.strip())
+    return Unsubscriber(ctx, clock, origin="mail").unsubscribe(token_or_address.strip())
 
 
 def _leave(ctx: RunContext, address: str, clock: Clock) -> Unsubscribed:
     with ctx.open_store() as store:
-        return Unsubscribed(address, store.recipients.set_status(address, "unsubscribed", clock()))
+        return _set_unsubscribed(store, address, clock(), "operator")
+
+
+def _set_unsubscribed(store: Store, address: str, now: datetime, origin: str) -> Unsubscribed:
+    """Unsubscribe ``address``, recording the event when they were on the list as active."""
+    before = store.recipients.get(address)
+    found = store.recipients.set_status(address, "unsubscribed", now)
+    if before is not None and before.status == "active":
+        store.events.record(before.address, "unsubscribed", now, origin)
+    return Unsubscribed(address, found)
+
+
+@dataclass(frozen=True)
+class SubscriberRecord:
+    """Everything the store keeps about one address: `bulletin subscribers show`."""
+
+    address: str
+    subscriber: Subscriber | None  # None: not on the list (left it, erased, never joined)
+    suppression: Suppression | None
+    events: list[Event]
 
 
 # --- the operator's commands ------------------------------------------------------------------
@@ -250,10 +272,36 @@ class MailingList:
         """Add a recipient, or update one (re-subscribing one who left): what changed, and them."""
         chosen = check_categories(self.ctx, categories.split(",") if categories else None)
         entry = ListEntry(address, name, chosen, has_categories=categories is not None)
-        change = self.store.recipients.add(entry, self.clock())
+        before = self.store.recipients.get(address)
+        now = self.clock()
+        change = self.store.recipients.add(entry, now)
         subscriber = self.store.recipients.get(address)
         assert subscriber is not None
+        if before is None or before.status != "active":
+            self.store.events.record(subscriber.address, "subscribed", now, "operator")
         return change, subscriber
+
+    def show(self, address: str) -> SubscriberRecord:
+        """What the store keeps about ``address``: the recipient, a suppression, the events."""
+        key = normalize_address(address)
+        store = self.store
+        return SubscriberRecord(
+            key, store.recipients.get(key), store.suppressions.get(key), store.events.of(key)
+        )
+
+    def suppressed(self) -> Iterator[tuple[Suppression, str | None]]:
+        """The suppression list, newest first, each with its address while the list knows it."""
+        known = {address_hash(s.address): s.address for s in self.store.recipients.each()}
+        for entry in self.store.suppressions.each():
+            yield entry, known.get(entry.address_hash)
+
+    def lift(self, address: str) -> bool:
+        """Take ``address`` off the suppression list (they may then be added again)."""
+        key = normalize_address(address)
+        lifted = self.store.suppressions.remove(key)
+        if lifted:
+            self.store.events.record(key, "unsuppressed", self.clock(), "operator")
+        return lifted
 
     def remove(self, address: str) -> bool:
         """Delete a recipient from the list; whether they were on it."""

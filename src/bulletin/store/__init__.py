@@ -4,13 +4,16 @@
 ``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
 (``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
 became of each day's digest, ``Store.feed_states`` each feed source's state between fetches
-(stored with the items a fetch read), and ``Store.lock`` the file locks that keep runners apart. The
-only package importing SQLAlchemy.
+(stored with the items a fetch read), ``Store.events`` what happened to each address
+(bounces, complaints, leaving) and ``Store.suppressions`` the hashes of addresses nothing may
+mail again, and ``Store.lock`` the file locks that keep runners apart. The only package
+importing SQLAlchemy.
 """
 
 from bulletin.model import Delivery, Outcome
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
+from bulletin.store.events import KINDS, Event, Events
 from bulletin.store.feed_state import FeedStates
 from bulletin.store.items import SaveReport
 from bulletin.store.ledger import STATES, Issue, Ledger
@@ -32,6 +35,7 @@ from bulletin.store.schema import (
     UtcDateTime,
     deliveries,
     digests,
+    events,
     feed_state,
     issues,
     items,
@@ -41,18 +45,24 @@ from bulletin.store.schema import (
     runs,
     schema_version,
     settings,
+    suppressions,
 )
+from bulletin.store.suppressions import REASONS, Suppression, Suppressions, address_hash
 
 __all__ = [
     "DIGEST_STATES",
+    "KINDS",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "REASONS",
     "STATES",
     "STATUSES",
     "Busy",
     "Delivery",
     "DigestDay",
     "DigestLog",
+    "Event",
+    "Events",
     "FeedStates",
     "FileLock",
     "Issue",
@@ -65,11 +75,15 @@ __all__ = [
     "SaveReport",
     "Store",
     "Subscriber",
+    "Suppression",
+    "Suppressions",
     "UtcDateTime",
+    "address_hash",
     "categories_text",
     "check_name",
     "deliveries",
     "digests",
+    "events",
     "feed_state",
     "issues",
     "items",
@@ -82,4 +96,5 @@ __all__ = [
     "runs",
     "schema_version",
     "settings",
+    "suppressions",
 ]

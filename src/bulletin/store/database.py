@@ -3,7 +3,9 @@
 SQLite by default, any SQLAlchemy URL (PostgreSQL) later. bulletin creates and upgrades its own
 schema: each migration is a numbered step recorded in ``schema_version``, applied in order in
 one transaction, so an upgrade either happens whole or not at all. ``Store.recipients`` and
-``Store.ledger`` are the mailing list and the delivery ledger, on the same engine.
+``Store.ledger`` are the mailing list and the delivery ledger, ``Store.events`` and
+``Store.suppressions`` what happened to each address and whom nothing may mail, on the same
+engine.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bulletin.errors import StoreError
 from bulletin.model import Category, Item
 from bulletin.store.connect import open_engine, sqlite_file, transaction
 from bulletin.store.digests import DigestLog
+from bulletin.store.events import Events
 from bulletin.store.feed_state import FeedStates, source_counts
 from bulletin.store.items import (
     ITEM_COLUMNS,
@@ -46,6 +49,7 @@ from bulletin.store.schema import (
     schema_version,
     settings,
 )
+from bulletin.store.suppressions import Suppressions
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Store:
         self.ledger = Ledger(self.engine, sqlite_file(url))
         self.digests = DigestLog(self.engine)
         self.feed_states = FeedStates(self.engine)
+        self.events = Events(self.engine)
+        self.suppressions = Suppressions(self.engine)
         sqlite = self.engine.dialect.name == "sqlite"
         self._latest = SqliteLatestItems(self.engine) if sqlite else None
 

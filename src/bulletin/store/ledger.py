@@ -223,6 +223,21 @@ class Ledger:
         with transaction(self.engine) as connection:
             return [row.day for row in connection.execute(query)]
 
+    def days_sent_to(self, address: str, until: date, limit: int) -> list[date]:
+        """The newest ``limit`` days up to ``until`` whose digest went to ``address`` (in any
+        case of the address), newest first: the days a run of soft bounces is counted on."""
+        c = ledger.c
+        query = (
+            select(c.day)
+            .where(func.lower(c.address) == address.lower(), c.day <= until)
+            .where(c.status.in_(("sent", "failed")))
+            .distinct()
+            .order_by(c.day.desc())
+            .limit(limit)
+        )
+        with transaction(self.engine) as connection:
+            return [row.day for row in connection.execute(query)]
+
     def unsent_active(self, day: date) -> Iterator[str]:
         """Active recipients a send of ``day`` would mail now (for a dry run)."""
         c = ledger.c

@@ -3,7 +3,8 @@
 Addresses are checked for syntax only (email-validator, no DNS) and normalised: the local part
 as written, the domain in lower-case ASCII (IDNA), so ``Ann@Example.ORG`` and ``Ann@example.org``
 are one recipient. Local parts with non-ASCII letters need SMTPUTF8 end to end and are refused.
-Nothing here ever re-subscribes someone who left, except an explicit ``add``.
+Nothing here ever re-subscribes someone who left, except an explicit ``add``; nothing here
+ever adds or re-subscribes an address on the suppression list, not even ``add``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bulletin.errors import StoreError
 from bulletin.store import sync_state
 from bulletin.store.connect import pages_by_address, transaction
 from bulletin.store.schema import fill_link_ids, recipients
+from bulletin.store.suppressions import held_among
 
 STATUSES = ("active", "unsubscribed", "bounced")
 Change = Literal["added", "updated", "unchanged"]
@@ -77,6 +79,7 @@ class MergeReport:
     updated: int = 0
     unchanged: int = 0
     kept_away: list[str] = field(default_factory=list)  # left the list: not re-subscribed
+    suppressed: list[str] = field(default_factory=list)  # held by the suppression list: skipped
 
 
 def normalize_address(text: str) -> str:
@@ -178,6 +181,13 @@ class Recipients:
     def add(self, entry: ListEntry, now: datetime) -> Change:
         """Add a recipient, or update and re-activate the one with that address."""
         report = self.merge([entry], now, origin="list", reactivate=True)
+        if report.suppressed:
+            raise StoreError(
+                f"{report.suppressed[0]} is on the suppression list (it bounced, complained "
+                "or was erased): it is not added",
+                hint="if they asked to come back, lift it first with "
+                "`bulletin subscribers suppressed --remove ADDRESS`",
+            )
         return "added" if report.added else "updated" if report.updated else "unchanged"
 
     def merge(
@@ -214,8 +224,12 @@ class Recipients:
         with transaction(self.engine) as connection:
             rows = connection.execute(select(recipients).where(c.address.in_(list(page))))
             stored = {row.address: row for row in rows}
+            held = held_among(connection, page)
             new = []
             for address, entry in page.items():
+                if address in held:
+                    report.suppressed.append(address)
+                    continue
                 name = check_name(entry.name)
                 categories = categories_text(entry.categories)
                 if entry.status not in STATUSES:
@@ -323,9 +337,12 @@ def _sync(connection: Any, entries: Sequence[ListEntry], now: datetime) -> Merge
     for start in range(0, len(gone), _PAGE):
         connection.execute(delete(recipients).where(c.address.in_(gone[start : start + _PAGE])))
     report, new = MergeReport(), []
+    held = held_among(connection, wanted)
     for address, entry in wanted.items():
         row = stored.get(address)
-        if row is None:
+        if address in held:
+            report.suppressed.append(address)  # bounced, complained or erased: never again
+        elif row is None:
             name, categories = check_name(entry.name), _categories_text(entry.categories)
             new.append(_new_row(address, name, categories, "active", "config", now))
         elif row[1] != "config":

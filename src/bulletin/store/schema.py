@@ -6,7 +6,10 @@ version 2 adds the mailing list, the delivery ledger, the frozen content of each
 and a few named settings (the store's own unsubscribe key); version 3 records what became of
 each day's digest (so a day is planned once) and gives runs an id for logs and their counts;
 version 4 gives each recipient a random link id, which stands for them in signed links
-instead of their address; version 5 keeps the state of each feed source between fetches.
+instead of their address; version 5 keeps the state of each feed source between fetches;
+version 6 adds the subscriber events (an append-only record of what happened to each address:
+bounces, complaints, leaving, and what sign-up will add) and the suppression list (hashes of
+addresses nothing may mail again).
 """
 
 from __future__ import annotations
@@ -236,6 +239,38 @@ feed_state = Table(
     Column("items", Integer, nullable=False),
 )
 
+# --- version 6 ---------------------------------------------------------------------------------
+
+# What happened to each address, appended and never changed (see store/events.py): the address
+# and its hash (``address_hash``), so that the record of someone erased keeps the hash alone.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address_hash", String(64), nullable=False),
+    Column("address", String(320)),  # NULL once the person is erased
+    Column("kind", String(40), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("origin", String(100), nullable=False),  # what recorded it: web, smtp, bounces, ...
+    Column("detail", Text, nullable=False),  # JSON object: status code, reason, message, ...
+    Column("day", Date),  # the digest's day it concerns, when it concerns one
+    # Recording the same fact twice (the same bounce read again) is a no-op: NULLs differ.
+    Column("key", String(64)),
+    Index("events_address_hash", "address_hash", "id"),
+    Index("events_kind_day", "kind", "day"),
+    Index("events_key", "key", unique=True),
+)
+
+# Addresses that must never be mailed again, as hashes only: hard bounces, complaints, erasure.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),
+    Column("reason", String(20), nullable=False),  # bounced, complained, erased
+    Column("time", UtcDateTime, nullable=False),
+    Column("origin", String(100), nullable=False),
+)
+
 
 def _create_v1(connection: Connection) -> None:
     for table in (items, runs, deliveries):
@@ -322,6 +357,11 @@ def _create_v4(connection: Connection) -> None:
             index.create(connection)
 
 
+def _create_v6(connection: Connection) -> None:
+    for table in (events, suppressions):
+        table.create(connection)
+
+
 def fill_link_ids(connection: Connection) -> int:
     """Give a link id to each recipient without one; returns how many got one."""
     c = recipients.c
@@ -345,5 +385,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "the record of each day's digest, run ids and counts", _create_v3),
     (4, "a random link id for each recipient, for links that do not show the address", _create_v4),
     (5, "the state of each feed source between fetches", _create_v5),
+    (6, "subscriber events and the suppression list", _create_v6),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
