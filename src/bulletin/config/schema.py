@@ -15,41 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     BaseModel,
     Field,
-    ValidationError,
     field_validator,
-    model_validator,
 )
-from pydantic_core import InitErrorDetails
 
-from bulletin.config.bounces import BouncesConfig
-from bulletin.config.section import CA_FILE, TIMEOUT, Section
+from bulletin.config.delivery import DeliveryConfig
+from bulletin.config.section import Section, check_clock_time, check_http_url
+from bulletin.config.sources import SourceConfig
 
 CONFIG_NAME = "config.yaml"
-VERP_LOCAL_MAX = 64 - 1 - 45  # a local part, its "+" and a bounce token (delivery/tokens.py)
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
-
-
-def _check_clock_time(value: str, seconds: bool = False) -> str:
-    """``value`` if it is a time of day like "18:00" (or "18:00:30", with ``seconds``)."""
-    pattern = r"([01]?\d|2[0-3]):[0-5]\d" + (r"(:[0-5]\d)?" if seconds else "")
-    if not re.fullmatch(pattern, value):
-        examples = '"18:00" or "18:00:30"' if seconds else '"18:00"'
-        raise ValueError(f'expected a time of day like {examples}, got "{value}"')
-    return value
-
-
-def _check_address(value: str) -> str:
-    """``value`` if it looks like an email address (its syntax is checked when it is used)."""
-    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", value):
-        raise ValueError(f'expected an email address, got "{value}"')
-    return value
-
-
-def _check_http_url(value: str | None) -> str | None:
-    """``value`` if it is unset or an absolute http(s) URL."""
-    if value is not None and not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
-    return value
 
 
 class SiteConfig(Section):
@@ -99,7 +73,7 @@ class SiteConfig(Section):
     @field_validator("item_time")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        return _check_clock_time(value)
+        return check_clock_time(value)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -122,89 +96,6 @@ class CategoryConfig(Section):
         default_factory=list,
         description="Other names sources use for it (e.g. its Arabic name).",
     )
-
-
-_DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class SourceConfig(Section):
-    name: str = Field(description="A name for this source, used in messages and the store.")
-    kind: Literal["listing", "directory", "feed"] = Field(
-        description="listing: the site's plain-text daily export; directory: Markdown files; "
-        "feed: an RSS, Atom or JSON Feed fetched from url."
-    )
-    path: str | None = Field(
-        None,
-        description="listing, directory: a file or folder, relative to config.yaml; '-' reads "
-        "standard input.",
-    )
-    url: str | None = Field(None, description="feed: the feed's http(s) address.")
-    language: str | None = Field(
-        None, description="Language of its items when they do not say; default: site.language."
-    )
-    categories: dict[str, str] = Field(
-        default_factory=dict,
-        description="feed: the feed's category names (as its entries write them) -> ours.",
-    )
-    category: str | None = Field(
-        None,
-        description="feed: the category of entries the map does not place; unset: the "
-        "entry's own first category, else the source's name.",
-    )
-    min_interval: str = Field(
-        "15m",
-        description='feed: the least time between two fetches, like "15m", "2h" or "1d" '
-        "(a bare number: minutes).",
-    )
-    ignore_cache: bool = Field(
-        False,
-        description="feed: send no If-None-Match/If-Modified-Since, for servers that answer 304 "
-        "wrongly.",
-    )
-    timeout: float = Field(
-        30.0, gt=0, le=600, description="feed: seconds a whole fetch may take; then it is cut off."
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        return _check_http_url(value)
-
-    @field_validator("min_interval", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return f"{value}m"
-        if not isinstance(value, str) or not _DURATION.fullmatch(value.strip()):
-            shown = f'"{value}"' if isinstance(value, str) else str(value)
-            raise ValueError(f'expected a duration like "15m", "2h" or "1d", got {shown}')
-        return value.strip()
-
-    @model_validator(mode="after")
-    def _kind_keys(self) -> SourceConfig:
-        # Raised as errors of the keys themselves, so that each is reported at its own line.
-        wanted, other = ("url", "path") if self.kind == "feed" else ("path", "url")
-        errors: list[InitErrorDetails] = []
-        if getattr(self, wanted) is None:
-            errors.append(InitErrorDetails(type="missing", loc=(wanted,), input=None))
-        if getattr(self, other) is not None:
-            reason = ValueError(f"a {self.kind} source is read from {wanted}, not {other}")
-            errors.append(
-                InitErrorDetails(
-                    type="value_error", loc=(other,), input=None, ctx={"error": reason}
-                )
-            )
-        if errors:
-            raise ValidationError.from_exception_data("SourceConfig", errors)
-        return self
-
-    @property
-    def interval_seconds(self) -> int:
-        """``min_interval`` in seconds."""
-        match = _DURATION.fullmatch(self.min_interval)
-        assert match is not None  # checked when loaded
-        return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 class StoreConfig(Section):
@@ -246,7 +137,7 @@ class FeedsConfig(Section):
     @field_validator("websub_hub")
     @classmethod
     def _hub_url(cls, value: str | None) -> str | None:
-        return _check_http_url(value)
+        return check_http_url(value)
 
     @field_validator("rss_path", "atom_path", "json_path", "opml_path", "index_path")
     @classmethod
@@ -292,118 +183,6 @@ class DigestConfig(Section):
     )
 
 
-class SmtpConfig(Section):
-    host: str | None = Field(None, description="SMTP server; when set, delivery uses SMTP.")
-    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
-    security: Literal["starttls", "ssl", "none"] = Field(
-        "starttls", description="starttls, ssl (implicit TLS) or none."
-    )
-    username: str | None = Field(None, description="Login name, if the server wants one.")
-    password_env: str | None = Field(
-        None, description="Name of the environment variable holding the SMTP password."
-    )
-    timeout: float = TIMEOUT
-    ca_file: str | None = CA_FILE
-    connections: int = Field(
-        4, ge=1, le=64, description="Parallel connections; each sends many messages in turn."
-    )
-    rate_per_second: float = Field(
-        0, ge=0, description="At most this many messages per second in all; 0: no limit."
-    )
-    pause_after_errors: int = Field(
-        20,
-        ge=1,
-        description="Pause the send after this many failures in a row of the server or "
-        "session (connect, 421, TLS, login, timeouts, drops); a recipient refused alone "
-        "(4xx/5xx to RCPT or after DATA) is recorded and the send goes on.",
-    )
-
-
-class RecipientConfig(Section):
-    address: str = Field(description="The recipient's email address.")
-    name: str = Field("", description="The recipient's display name.")
-    categories: list[str] | None = Field(
-        None, description="Slugs of the categories they want; default: all."
-    )
-
-    @field_validator("address")
-    @classmethod
-    def _looks_like_address(cls, value: str) -> str:
-        return _check_address(value)
-
-
-class DeliveryConfig(Section):
-    transport: Literal["auto", "outbox", "smtp"] = Field(
-        "auto", description="auto: smtp when smtp.host is set, else the local outbox."
-    )
-    outbox: str = Field("var/outbox", description="Maildir folder the outbox transport writes to.")
-    from_address: str = Field("bulletin@localhost", description="The digest's sender address.")
-    from_name: str | None = Field(
-        None, description="The sender's display name; default: site.title."
-    )
-    bounce_address: str | None = Field(
-        None,
-        description="Where bounces go: each digest's envelope sender is made from it per "
-        "recipient and day (VERP: bounces+<token>@...); unset: from_address, no VERP.",
-    )
-    bounces: BouncesConfig = Field(
-        default_factory=BouncesConfig, description="Reading bounces and complaints."
-    )
-    recipients: list[RecipientConfig] = Field(
-        default_factory=list, description="Who receives the digest."
-    )
-    smtp: SmtpConfig = Field(default_factory=SmtpConfig, description="The SMTP server.")
-    list_id: str | None = Field(
-        None, description="The List-Id (RFC 2919); default: digest.<site's domain>."
-    )
-    unsubscribe_url: str | None = Field(
-        None,
-        description="Unsubscribe endpoint served by `bulletin web`; default: <site.base_url>"
-        "unsubscribe (one-click needs https).",
-    )
-    unsubscribe_mailto: str | None = Field(
-        None, description="Address mailed to unsubscribe (List-Unsubscribe); default: from_address."
-    )
-    unsubscribe_secret_env: str | None = Field(
-        None,
-        description="Environment variable holding the key that signs unsubscribe links; "
-        "unset: a random key kept in the store.",
-    )
-    retry_limit: int = Field(
-        5, ge=1, description="Attempts a message gets when servers answer 4xx; then it fails."
-    )
-    retry_backoff_seconds: float = Field(
-        300, ge=0, description="Wait before the first retry; it doubles with each attempt."
-    )
-    dkim_key_file: str | None = Field(
-        None, description="Private key (RSA PEM or Ed25519) to DKIM-sign with; unset: no DKIM."
-    )
-    dkim_selector: str = Field("bulletin", description="The DKIM selector (its DNS record name).")
-    dkim_domain: str | None = Field(
-        None, description="The DKIM signing domain; default: from_address's domain."
-    )
-
-    @field_validator("from_address")
-    @classmethod
-    def _looks_like_address(cls, value: str) -> str:
-        return _check_address(value)
-
-    @field_validator("bounce_address")
-    @classmethod
-    def _verp_fits(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        local = _check_address(value).rsplit("@", 1)[0]
-        # RFC 5321 4.5.3.1.1: a local part holds at most 64 characters, and VERP adds a
-        # plus sign and a 45-character token to it.
-        if len(local) > VERP_LOCAL_MAX:
-            raise ValueError(
-                f"the part before @ is {len(local)} characters; with the VERP token it must "
-                f'fit in 64, so use at most {VERP_LOCAL_MAX} (like "bounces@...")'
-            )
-        return value
-
-
 class ScheduleConfig(Section):
     collect_every_minutes: int = Field(
         30, ge=1, description="How often `bulletin serve` collects and refreshes the feeds."
@@ -430,7 +209,7 @@ class ScheduleConfig(Section):
     @field_validator("digest_at")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        return _check_clock_time(value, seconds=True)
+        return check_clock_time(value, seconds=True)
 
     @field_validator("catch_up", mode="before")
     @classmethod
