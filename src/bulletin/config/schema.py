@@ -48,8 +48,7 @@ class SiteConfig(Section):
     @field_validator("base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+", value):
-            raise ValueError(f'expected an absolute http(s) URL, got "{value}"')
+        check_http_url(value)
         return value if value.endswith("/") else value + "/"
 
     @field_validator("timezone")
