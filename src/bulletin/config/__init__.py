@@ -1,7 +1,7 @@
 """Loads config.yaml, validates all of it at start, and gives typed sections with defaults.
 
 ``schema`` declares every key once (pydantic: the only package importing it, with yaml), the
-bounce mailbox's in ``bounces``, on the base of ``section``;
+bounce mailbox's in ``bounces``, the readers' pages' in ``web``, on the base of ``section``;
 ``loading`` reads the file with the line of every key and reports all problems at once;
 ``reference`` generates the README's table and the commented file of ``bulletin init``.
 """
@@ -23,6 +23,7 @@ from bulletin.config.schema import (
     SourceConfig,
     StoreConfig,
 )
+from bulletin.config.web import WebConfig
 
 __all__ = [
     "CONFIG_NAME",
@@ -39,6 +40,7 @@ __all__ = [
     "SmtpConfig",
     "SourceConfig",
     "StoreConfig",
+    "WebConfig",
     "commented_config",
     "config_keys",
     "load_config",

@@ -23,6 +23,7 @@ from pydantic_core import InitErrorDetails
 
 from bulletin.config.bounces import BouncesConfig
 from bulletin.config.section import CA_FILE, TIMEOUT, Section
+from bulletin.config.web import WebConfig
 
 CONFIG_NAME = "config.yaml"
 VERP_LOCAL_MAX = 64 - 1 - 45  # a local part, its "+" and a bounce token (delivery/tokens.py)
@@ -358,7 +359,7 @@ class DeliveryConfig(Section):
     )
     unsubscribe_url: str | None = Field(
         None,
-        description="Unsubscribe endpoint served by `bulletin web`; default: <site.base_url>"
+        description="Unsubscribe endpoint served by `bulletin web`; default: <web.public_url>"
         "unsubscribe (one-click needs https).",
     )
     unsubscribe_mailto: str | None = Field(
@@ -489,6 +490,9 @@ class Config(Section):
     )
     schedule: ScheduleConfig = Field(
         default_factory=ScheduleConfig, description="When `bulletin serve` does its work."
+    )
+    web: WebConfig = Field(
+        default_factory=WebConfig, description="The readers' pages: sign-up and preferences."
     )
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     file: str = Field("built-in defaults", exclude=True)
