@@ -41,11 +41,11 @@ def build_notice(notice: Notice, sender: Sender, date: datetime, domain: str) ->
         message["Subject"] = notice.subject
         message["Date"] = format_datetime(date)
         message["Message-ID"] = f"<{notice.key.replace(':', '.')}@{domain}>"
-        message["Content-Language"] = notice.language
         # An answer from a person, not a list: mail clients offer no unsubscribe, autoresponders
         # stay quiet (RFC 3834).
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(notice.text, charset="utf-8", cte="quoted-printable")
+        message["Content-Language"] = notice.language  # after: set_content drops Content-*
     except (ValueError, IndexError, email.errors.MessageError) as error:
         raise DeliveryError(f"cannot build the message to {notice.to}: {error}") from error
     return message.as_bytes()
