@@ -76,7 +76,7 @@ def test_leaving_and_coming_back_from_the_page(site: ReaderSite) -> None:
     path = preferences_path(site.config, "ann@example.org")
     assert site.request("POST", path, {"action": "unsubscribe"})[0] == 200
     assert statuses(site.config)["ann@example.org"] == "unsubscribed"
-    status, page, _ = site.request("GET", path)
+    _, page, _ = site.request("GET", path)
     assert "Subscribe again" in page
     site.request("POST", path, {"action": "resubscribe"})
     assert statuses(site.config)["ann@example.org"] == "active"

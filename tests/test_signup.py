@@ -214,7 +214,7 @@ def test_a_bad_address_gets_the_form_again_saying_why(site: ReaderSite) -> None:
 def test_altcha_when_turned_on_needs_a_solved_challenge_once(tmp_path: Path, clock: Clock) -> None:
     site = ReaderSite(deployment(tmp_path, altcha=True, altcha_max_number=2000), clock)
     try:
-        status, page, _ = site.request("GET", "/subscribe")
+        _, page, _ = site.request("GET", "/subscribe")
         challenge = re.search(r'data-challenge="([^"]+)"', page)
         assert challenge is not None
         import html
