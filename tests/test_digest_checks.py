@@ -34,6 +34,7 @@ from builders import (
 )
 from bulletin import delivery
 from bulletin.digest import (
+    PREFERENCES_TOKEN,
     RenderOptions,
     build_digest,
     render_archive,
@@ -109,10 +110,13 @@ def documents() -> dict[str, str]:
         "email-ar-site": render_digest(day, arabic_site, options),
         "email-empty": render_digest(build_digest(DAY, [], ORDER), site, options),
     }
-    # As a recipient gets them: the token holds no URL (vnu rightly refuses its "%%").
-    url = html.escape(UNSUBSCRIBE)
+    # As a recipient gets them: the tokens hold no URL (vnu rightly refuses their "%%").
+    url, manage = html.escape(UNSUBSCRIBE), "https://news.example.org/preferences?token=t"
     return {
-        **{name: e.html.replace(e.unsubscribe_token, url) for name, e in emails.items()},
+        **{
+            name: e.html.replace(e.unsubscribe_token, url).replace(PREFERENCES_TOKEN, manage)
+            for name, e in emails.items()
+        },
         "web-copy": render_web_copy(day, site, options),
         "archive": render_archive(site, [DAY, DAY.replace(day=2)], options),
     }
