@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,29 @@ def documents() -> dict[str, str]:
     }
 
 
+def nu_check(pages: dict[str, str], folder: Path, report: str) -> tuple[list[str], list[Any]]:
+    """The Nu HTML checker's messages on ``pages`` (name: HTML), kept in ARTIFACTS/report."""
+    java = shutil.which("java")
+    require_tool(java is not None, "java (default-jre-headless)")
+    require_tool(VNU_JAR.is_file(), f"the Nu HTML checker ({VNU_JAR})")
+    files = []
+    for name, page in pages.items():
+        path = folder / f"{name}.html"
+        path.write_text(page, encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(
+        [str(java), "-jar", str(VNU_JAR), "--format", "json", "--also-check-css", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    messages: list[Any] = json.loads(result.stderr)["messages"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / report).write_text(json.dumps(messages, indent=1, ensure_ascii=False))
+    return files, messages
+
+
 def is_noise(message: dict[str, str]) -> bool:
     for pattern, extract, _reason in VNU_NOISE:
         if re.search(pattern, message.get("message", "")) and (
@@ -132,24 +156,7 @@ def is_noise(message: dict[str, str]) -> bool:
 
 
 def test_every_page_passes_the_nu_html_checker_but_for_listed_email_noise(tmp_path: Path) -> None:
-    java = shutil.which("java")
-    require_tool(java is not None, "java (default-jre-headless)")
-    require_tool(VNU_JAR.is_file(), f"the Nu HTML checker ({VNU_JAR})")
-    files = []
-    for name, page in documents().items():
-        path = tmp_path / f"{name}.html"
-        path.write_text(page, encoding="utf-8")
-        files.append(str(path))
-    result = subprocess.run(
-        [str(java), "-jar", str(VNU_JAR), "--format", "json", "--also-check-css", *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    messages = json.loads(result.stderr)["messages"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "vnu.json").write_text(json.dumps(messages, indent=1, ensure_ascii=False))
+    files, messages = nu_check(documents(), tmp_path, "vnu.json")
     real = [
         f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['type']}: {m['message']}"
         for m in messages

@@ -3,14 +3,11 @@ digest's pages do: see test_digest_checks.py)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
-from builders import make_deployment, require_tool
+from builders import make_deployment
 from bulletin import pipeline
-from test_digest_checks import ARTIFACTS, VNU_JAR
+from test_digest_checks import nu_check
 
 
 def pages(tmp_path: Path) -> dict[str, str]:
@@ -60,22 +57,5 @@ def pages(tmp_path: Path) -> dict[str, str]:
 
 
 def test_every_reader_page_passes_the_nu_html_checker(tmp_path: Path) -> None:
-    java = shutil.which("java")
-    require_tool(java is not None, "java (default-jre-headless)")
-    require_tool(VNU_JAR.is_file(), f"the Nu HTML checker ({VNU_JAR})")
-    files = []
-    for name, page in pages(tmp_path).items():
-        path = tmp_path / f"{name}.html"
-        path.write_text(page, encoding="utf-8")
-        files.append(str(path))
-    result = subprocess.run(
-        [str(java), "-jar", str(VNU_JAR), "--format", "json", "--also-check-css", *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    messages = json.loads(result.stderr)["messages"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "vnu-reader-pages.json").write_text(json.dumps(messages, indent=1))
+    _, messages = nu_check(pages(tmp_path), tmp_path, "vnu-reader-pages.json")
     assert [f"{Path(m['url']).name}:{m.get('lastLine')}: {m['message']}" for m in messages] == []
