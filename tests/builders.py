@@ -307,3 +307,90 @@ def require_tool(available: bool, what: str, setup: str = "digest.sh") -> None:
         pytest.fail(f"{message} (CI=true, so this test may not be skipped)")
     warnings.warn(f"SKIPPED: {message}", stacklevel=2)
     pytest.skip(f"SKIPPED LOUDLY: {message}")
+
+
+# --- the readers' web application ------------------------------------------------------------
+
+
+class ReaderSite:
+    """A deployment's web application served on 127.0.0.1 with the test's clock, and a client
+    that speaks to it as a browser on its pages would (Origin: the site's own)."""
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        from bulletin import pipeline, web
+
+        self.config, self.clock = config, clock
+        ctx = pipeline.RunContext(config)
+        readers = web.ReaderRoutes(
+            pipeline.SignupDesk(ctx, clock),
+            pipeline.Preferences(ctx, clock),
+            pipeline.Pages(ctx),
+            ctx.web.public_url,
+        )
+        site = web.Site(ctx.site.title)
+        app = web.create_app(pipeline.Unsubscriber(ctx, clock), site, None, readers)
+        self.server = web.WebServer(app, "127.0.0.1", 0, request_seconds=2.0)
+        self.server.start()
+        self.host, self.port = self.server.address
+        self.origin = f"http://{self.host}:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str | None] | None = None,
+    ) -> tuple[int, str, dict[str, str]]:
+        """One request: its status, body and headers. ``fields`` go as a urlencoded form; a
+        header given as None is not sent (``{"Origin": None}``)."""
+        import http.client
+        from urllib.parse import urlencode
+
+        body = None if fields is None else urlencode(fields, doseq=True)
+        sent = {"Origin": self.origin} if method == "POST" else {}
+        if body is not None:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        sent.update(headers or {})
+        sent = {name: value for name, value in sent.items() if value is not None}
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            text = response.read().decode()
+            return response.status, text, {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def outbox_mail(config: Config, count: int = 0) -> list[Any]:
+    """The messages in the deployment's outbox, parsed, oldest first, once there are at least
+    ``count`` (the web sends them after its answer; 5 seconds at most) and a moment more."""
+    import time
+    from email import message_from_bytes, policy
+
+    folder = config.path(config.delivery.outbox) / "new"
+    deadline = time.monotonic() + 5
+    while count and time.monotonic() < deadline:
+        if folder.is_dir() and len(list(folder.iterdir())) >= count:
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)  # room for one more than expected to show
+    files = list(folder.iterdir()) if folder.is_dir() else []
+    files.sort(key=lambda p: p.stat().st_mtime_ns)
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
+
+
+def preferences_path(config: Config, address: str, expires: datetime | None = None) -> str:
+    """The path of ``address``'s own preferences page, as their digest links it."""
+    from bulletin import delivery, pipeline
+
+    with Store.open(config.store_url) as store:
+        recipient = store.recipients.get(address)
+        assert recipient is not None and recipient.link_id is not None
+        key = pipeline.RunContext(config).unsubscribe_key(store)
+    until = expires or NOW + timedelta(days=30)
+    token = delivery.sign_stamped(key, delivery.PREFERENCES, recipient.link_id, until)
+    return f"/preferences?token={token}"

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,7 @@ from builders import (
 )
 from bulletin import delivery
 from bulletin.digest import (
+    PREFERENCES_TOKEN,
     RenderOptions,
     build_digest,
     render_archive,
@@ -109,13 +111,39 @@ def documents() -> dict[str, str]:
         "email-ar-site": render_digest(day, arabic_site, options),
         "email-empty": render_digest(build_digest(DAY, [], ORDER), site, options),
     }
-    # As a recipient gets them: the token holds no URL (vnu rightly refuses its "%%").
-    url = html.escape(UNSUBSCRIBE)
+    # As a recipient gets them: the tokens hold no URL (vnu rightly refuses their "%%").
+    url, manage = html.escape(UNSUBSCRIBE), "https://news.example.org/preferences?token=t"
     return {
-        **{name: e.html.replace(e.unsubscribe_token, url) for name, e in emails.items()},
+        **{
+            name: e.html.replace(e.unsubscribe_token, url).replace(PREFERENCES_TOKEN, manage)
+            for name, e in emails.items()
+        },
         "web-copy": render_web_copy(day, site, options),
         "archive": render_archive(site, [DAY, DAY.replace(day=2)], options),
     }
+
+
+def nu_check(pages: dict[str, str], folder: Path, report: str) -> tuple[list[str], list[Any]]:
+    """The Nu HTML checker's messages on ``pages`` (name: HTML), kept in ARTIFACTS/report."""
+    java = shutil.which("java")
+    require_tool(java is not None, "java (default-jre-headless)")
+    require_tool(VNU_JAR.is_file(), f"the Nu HTML checker ({VNU_JAR})")
+    files = []
+    for name, page in pages.items():
+        path = folder / f"{name}.html"
+        path.write_text(page, encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(
+        [str(java), "-jar", str(VNU_JAR), "--format", "json", "--also-check-css", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    messages: list[Any] = json.loads(result.stderr)["messages"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / report).write_text(json.dumps(messages, indent=1, ensure_ascii=False))
+    return files, messages
 
 
 def is_noise(message: dict[str, str]) -> bool:
@@ -128,24 +156,7 @@ def is_noise(message: dict[str, str]) -> bool:
 
 
 def test_every_page_passes_the_nu_html_checker_but_for_listed_email_noise(tmp_path: Path) -> None:
-    java = shutil.which("java")
-    require_tool(java is not None, "java (default-jre-headless)")
-    require_tool(VNU_JAR.is_file(), f"the Nu HTML checker ({VNU_JAR})")
-    files = []
-    for name, page in documents().items():
-        path = tmp_path / f"{name}.html"
-        path.write_text(page, encoding="utf-8")
-        files.append(str(path))
-    result = subprocess.run(
-        [str(java), "-jar", str(VNU_JAR), "--format", "json", "--also-check-css", *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    messages = json.loads(result.stderr)["messages"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "vnu.json").write_text(json.dumps(messages, indent=1, ensure_ascii=False))
+    files, messages = nu_check(documents(), tmp_path, "vnu.json")
     real = [
         f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['type']}: {m['message']}"
         for m in messages

@@ -36,6 +36,7 @@ ALLOWED = {
 }
 # Each outside library and the one package or module that may import it.
 OWNERS = {
+    "altcha": "pipeline.proof",
     "apscheduler": "schedule",
     "babel": "languages",
     "click": "cli",

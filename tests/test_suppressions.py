@@ -38,7 +38,7 @@ def test_a_store_of_schema_5_gets_the_events_and_the_suppression_list(tmp_path: 
     url = f"sqlite:///{tmp_path}/old.db"
     store_at_version(url, 5).close()
     with Store.open(url) as store:
-        assert store.version() == LATEST_VERSION == 6
+        assert store.version() == LATEST_VERSION >= 6  # 6 brought them; later steps add on
         with store.engine.begin() as connection:
             tables = set(inspect(connection).get_table_names())
             indexes = {i["name"]: i for i in inspect(connection).get_indexes("events")}

@@ -178,3 +178,37 @@ def test_only_the_canonical_form_of_a_token_is_accepted(
     answer = run(exchange(address, post(f"/unsubscribe?token={altered}")))
     assert status_of(answer) == 400
     assert statuses(config)[READERS[0]] == "active"
+
+
+def test_200_slow_clients_holding_connections_do_not_stop_a_reader_and_are_cut_off(
+    config: Config,
+) -> None:
+    ctx = pipeline.RunContext(config)
+    app = web.create_app(pipeline.Unsubscriber(ctx), web.Site("News"), pipeline.Monitor(ctx))
+    server = web.WebServer(app, "127.0.0.1", 0, request_seconds=2.0)
+    server.start()
+    address = server.address
+
+    async def crowd() -> tuple[float, bytes, list[bytes]]:
+        slow = []
+        for n in range(200):  # half say nothing at all, half send a header a byte at a time
+            reader, writer = await asyncio.open_connection(*address)
+            if n % 2:
+                writer.write(b"GET /health HTTP/1.1\r\nHost: news\r\nX-Slow: ")
+            slow.append((reader, writer))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = await exchange(address, get("/health"), timeout=5)
+        took = loop.time() - started
+        # Past the deadline every slow connection was closed by the server: reads end.
+        ends = await asyncio.gather(*(asyncio.wait_for(reader.read(), 10) for reader, _ in slow))
+        for _, writer in slow:
+            writer.close()
+        return took, answer, ends
+
+    try:
+        took, answer, ends = run(crowd())
+    finally:
+        server.shutdown()
+    assert status_of(answer) == 200 and took < 1.0
+    assert ends == [b""] * 200  # closed, not answered

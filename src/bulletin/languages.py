@@ -46,3 +46,13 @@ def format_day(day: date, language: str) -> str:
 def format_days(first: date, last: date, language: str) -> str:
     """A span of days written out ("Nov 24 – 26, 2026")."""
     return str(format_interval(first, last, skeleton="yMMMd", locale=_locale(language)))
+
+
+def language_name(code: str) -> str:
+    """The name of language ``code`` written in itself ("English", "العربية"), as language
+    pickers show them; the code when CLDR does not know it."""
+    try:
+        name = _locale(code).get_display_name(_locale(code))
+    except UnknownLanguage:
+        return code
+    return str(name) if name else code

@@ -309,12 +309,12 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
 @click.option("--port", default=8025, show_default=True, help="Port to listen on.")
 @pass_state
 def web_command(state: Context, host: str, port: int) -> None:
-    """Serve the unsubscribe endpoint (one-click POST, confirmation page on GET), /health and
-    /metrics."""
+    """Serve the readers' pages (sign-up with double opt-in, preferences, unsubscribe with its
+    one-click POST), /health and /metrics."""
     ctx = state.run_context()
     public = ctx.unsubscribe_url
     try:
-        server = web.WebServer(web.deployment_app(ctx), host, port)
+        server = web.WebServer(web.deployment_app(ctx), host, port, ctx.web.request_timeout)
     except OSError as error:
         raise BulletinError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound_host, bound_port = server.address

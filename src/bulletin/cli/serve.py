@@ -114,7 +114,7 @@ def _web_server(ctx: pipeline.RunContext) -> web.WebServer | None:
         return None
     public = ctx.unsubscribe_url
     try:
-        server = web.WebServer(web.deployment_app(ctx), *address)
+        server = web.WebServer(web.deployment_app(ctx), *address, ctx.web.request_timeout)
     except OSError as error:
         raise BulletinError(
             f"cannot listen on {ctx.schedule.listen}: {error.strerror}",

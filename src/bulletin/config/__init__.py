@@ -1,11 +1,11 @@
 """Loads config.yaml, validates all of it at start, and gives typed sections with defaults.
 
 ``schema`` declares every key once, with pydantic (the only package importing it): the whole
-``Config`` and most sections, with those of ``sources``, ``delivery`` and ``bounces`` in
-modules of their own, on the base and shared checks of ``section``. ``yaml_doc`` reads YAML
-with the line of every key, ``loading`` validates the file and reports all problems at once,
-``checks`` refuses values no header or limit may hold, and ``reference`` generates the
-README's table and the commented file of ``bulletin init``.
+``Config`` and most sections, with those of ``sources``, ``delivery``, ``bounces`` and ``web``
+(the readers' pages) in modules of their own, on the base and shared checks of ``section``.
+``yaml_doc`` reads YAML with the line of every key, ``loading`` validates the file and reports
+all problems at once, ``checks`` refuses values no header or limit may hold, and ``reference``
+generates the README's table and the commented file of ``bulletin init``.
 """
 
 from bulletin.config.bounces import BouncesConfig, ImapConfig
@@ -23,6 +23,7 @@ from bulletin.config.schema import (
     StoreConfig,
 )
 from bulletin.config.sources import SourceConfig
+from bulletin.config.web import WebConfig
 
 __all__ = [
     "CONFIG_NAME",
@@ -39,6 +40,7 @@ __all__ = [
     "SmtpConfig",
     "SourceConfig",
     "StoreConfig",
+    "WebConfig",
     "commented_config",
     "config_keys",
     "load_config",

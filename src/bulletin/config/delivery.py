@@ -84,7 +84,7 @@ class DeliveryConfig(Section):
     )
     unsubscribe_url: str | None = Field(
         None,
-        description="Unsubscribe endpoint served by `bulletin web`; default: <site.base_url>"
+        description="Unsubscribe endpoint served by `bulletin web`; default: <web.public_url>"
         "unsubscribe (one-click needs https).",
     )
     unsubscribe_mailto: str | None = Field(

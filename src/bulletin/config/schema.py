@@ -21,6 +21,7 @@ from pydantic import (
 from bulletin.config.delivery import DeliveryConfig
 from bulletin.config.section import Section, check_clock_time, check_http_url
 from bulletin.config.sources import SourceConfig
+from bulletin.config.web import WebConfig
 
 CONFIG_NAME = "config.yaml"
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
@@ -267,6 +268,9 @@ class Config(Section):
     )
     schedule: ScheduleConfig = Field(
         default_factory=ScheduleConfig, description="When `bulletin serve` does its work."
+    )
+    web: WebConfig = Field(
+        default_factory=WebConfig, description="The readers' pages: sign-up and preferences."
     )
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     file: str = Field("built-in defaults", exclude=True)

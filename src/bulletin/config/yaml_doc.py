@@ -184,5 +184,8 @@ def _walk(node: yaml.Node, path: Path, document: YamlDocument) -> None:
 
 def scalar_text(value: Any) -> str:
     """``value`` written as a YAML scalar, for a commented config file."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
+    # One line, however long: a folded scalar's next line would need the key's indentation.
+    text = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, width=float("inf")
+    ).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()

@@ -2,10 +2,11 @@
 
 The only package speaking SMTP (``smtp``) and signing DKIM (``dkim``). ``message`` builds each
 recipient's message from a template made once per digest variant; ``tokens`` signs links
-(a recipient's opaque id, for a named purpose); ``outbox`` stores messages once per key. What
-to send and what became of it is the pipeline's and the store's business: this package never
-touches the ledger itself; ``send_loop`` works through a day's rows over N connections
-(``transports``: to an SMTP server or the outbox), driving the ledger through the
+(a recipient's opaque id, for a named purpose); ``outbox`` stores messages once per key;
+``notices`` are the messages to one reader about their subscription (confirmation, welcome),
+sent at once. What to send and what became of it is the pipeline's and the store's business:
+this package never touches the ledger itself; ``send_loop`` works through a day's rows over
+N connections (``transports``: to an SMTP server or the outbox), driving the ledger through the
 small interface it defines (``LedgerPort``). ``bounces`` tells what a message in the bounce
 mailbox is (the only user of flufl.bounce) and ``mailboxes`` reads that mailbox: a Maildir,
 an mbox file, standard input or IMAP.
@@ -32,6 +33,7 @@ from bulletin.delivery.message import (
     list_id,
     message_id,
 )
+from bulletin.delivery.notices import Notice, build_notice, send_notice
 from bulletin.delivery.outbox import Outbox, OutboxChannel, outbox_name
 from bulletin.delivery.send_loop import (
     Channel,
@@ -45,18 +47,26 @@ from bulletin.delivery.send_loop import (
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
 from bulletin.delivery.tokens import (
     BOUNCE,
+    CONFIRM,
+    FORM,
+    PREFERENCES,
     UNSUBSCRIBE,
     sign,
     sign_bounce,
+    sign_stamped,
     verify,
     verify_address,
     verify_bounce,
+    verify_stamped,
 )
 from bulletin.delivery.transports import SmtpServer, Transport, channels
 
 __all__ = [
     "BOUNCE",
+    "CONFIRM",
+    "FORM",
     "POLICY",
+    "PREFERENCES",
     "TOKEN_HEADER",
     "UNSUBSCRIBE",
     "Channel",
@@ -70,6 +80,7 @@ __all__ = [
     "Mailbox",
     "MessageContent",
     "MessageTemplate",
+    "Notice",
     "OneMessage",
     "Outbox",
     "OutboxChannel",
@@ -88,15 +99,19 @@ __all__ = [
     "Transport",
     "Unsubscribe",
     "build_message",
+    "build_notice",
     "channels",
     "list_id",
     "message_id",
     "open_mailbox",
     "outbox_name",
     "read_report",
+    "send_notice",
     "sign",
     "sign_bounce",
+    "sign_stamped",
     "verify",
     "verify_address",
     "verify_bounce",
+    "verify_stamped",
 ]

@@ -21,6 +21,7 @@ import email.errors
 import hashlib
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import quoprimime
@@ -139,7 +140,10 @@ class MessageTemplate:
         sender: Sender,
         date_header: datetime,
         list_name: str | None = None,
+        links: Sequence[str] = (),
     ) -> None:
+        """``links`` are other placeholders in the parts (besides the unsubscribe token) that
+        ``render`` fills per recipient, such as their "manage your subscription" URL."""
         if date_header.tzinfo is None:
             raise DeliveryError("the Date header needs an aware datetime, got a naive one")
         _check_one_line(subject=content.subject, sender=f"{sender.name} <{sender.address}>")
@@ -163,7 +167,8 @@ class MessageTemplate:
                 f"digest of {content.day}: cannot build the message headers: {error}",
                 hint="check delivery.from_address, from_name and digest.subject in config.yaml",
             ) from error
-        token = content.unsubscribe_token
+        self._unsubscribe = content.unsubscribe_token
+        tokens = (content.unsubscribe_token, *links)
         # A boundary derived from the parts instead of a random one keeps the bytes
         # reproducible; a hash of the parts cannot occur in them.
         digest = hashlib.sha256(f"{content.text}\x00{content.html}".encode()).hexdigest()[:32]
@@ -172,8 +177,8 @@ class MessageTemplate:
             'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="'
             f'{boundary}"\r\n\r\n'
         ).encode()
-        self._text = _QuotedParts(content.text, token, boundary, "plain")
-        self._html = _QuotedParts(content.html, token, boundary, "html")
+        self._text = _QuotedParts(content.text, tokens, boundary, "plain")
+        self._html = _QuotedParts(content.html, tokens, boundary, "html")
         self._end = f"\r\n--{boundary}--\r\n".encode()
 
     def render(
@@ -182,12 +187,14 @@ class MessageTemplate:
         unsubscribe: str | Unsubscribe,
         message_id: str = "",
         bounce_token: str = "",
+        fills: Mapping[str, str] | None = None,
     ) -> bytes:
         """The recipient's message as RFC 5322 bytes with CRLF line ends.
 
         ``message_id``, if the caller has it already, must be ``message_id(day, site, who)``;
         ``bounce_token`` (``tokens.sign_bounce``), if given, goes in an ``X-Bulletin-Bounce``
-        header, which bounces that lose the VERP return path still quote.
+        header, which bounces that lose the VERP return path still quote. ``fills`` gives the
+        URL of each of the template's other ``links``.
         """
         links = Unsubscribe.of(unsubscribe)
         for link in links.links:
@@ -210,14 +217,12 @@ class MessageTemplate:
             # POSTs to the https URL; a mailto: or http: link gets no such header.
             head.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
         link = links.url or links.mailto or ""
+        urls = {**(fills or {}), self._unsubscribe: link}
+        for url in urls.values():
+            _check_url(url)
+        escaped = {token: html.escape(url, quote=True) for token, url in urls.items()}
         return b"".join(
-            [
-                *head,
-                self._mime,
-                self._text.fill(link),
-                self._html.fill(html.escape(link, quote=True)),
-                self._end,
-            ]
+            [*head, self._mime, self._text.fill(urls), self._html.fill(escaped), self._end]
         )
 
 
@@ -236,14 +241,14 @@ def build_message(
 
 
 class _QuotedParts:
-    """One body part, quoted-printable, with a hole wherever the unsubscribe token was.
+    """One body part, quoted-printable, with a hole wherever one of the tokens was.
 
     Quoted-printable may break a line anywhere with a soft break (``=`` CRLF, RFC 2045 6.7),
     so each stretch between holes is encoded once and the link is encoded alone between soft
     breaks: lines stay within 76 characters and no encoded stretch depends on the link.
     """
 
-    def __init__(self, text: str, token: str, boundary: str, subtype: str) -> None:
+    def __init__(self, text: str, tokens: Sequence[str], boundary: str, subtype: str) -> None:
         head = (
             f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
@@ -254,11 +259,16 @@ class _QuotedParts:
         if text and not text.endswith("\n"):
             text += "\n"
         self._head = head.encode()
-        self._stretches = [_quote(stretch) for stretch in text.split(token)]
+        # re.split with a group keeps each token found: stretches and tokens alternate.
+        parts = re.split("(" + "|".join(map(re.escape, tokens)) + ")", text)
+        self._stretches = [_quote(stretch) for stretch in parts[::2]]
+        self._holes = parts[1::2]
 
-    def fill(self, link: str) -> bytes:
-        hole = b"=\r\n" + _quote(link) + b"=\r\n"
-        return self._head + hole.join(self._stretches)
+    def fill(self, links: Mapping[str, str]) -> bytes:
+        out = [self._head, self._stretches[0]]
+        for token, stretch in zip(self._holes, self._stretches[1:], strict=True):
+            out += [b"=\r\n", _quote(links.get(token, token)), b"=\r\n", stretch]
+        return b"".join(out)
 
 
 def _quote(text: str) -> bytes:

@@ -16,6 +16,12 @@ case-free base32 word (RFC 4648 section 6, lower-case, unpadded) of 45 character
 the link id's 16 bytes and 80 bits of HMAC-SHA256 over the purpose ``bounce``, the link id
 and the day. Eighty bits are plenty for a token that can only be tried by mailing it.
 
+A *stamped* token (``sign_stamped``) also names an instant, in whole seconds since 1970 in
+decimal, signed with the rest: ``<identifier>.<seconds>.<MAC>``. The purpose says what the
+instant means: when a ``confirm`` link (a sign-up's id) or a ``preferences`` link (a
+recipient's link id) stops working, or when a sign-up ``form`` was served (a random id), so
+that a post sooner than a person could type is told apart.
+
 A token has one spelling only: padding, characters outside the alphabet, another case, or
 other unused bits in the MAC's last character are refused, never decoded to the same bytes
 (Python's base64 decoder quietly skips what it does not know). Tokens are safe in URLs, mail
@@ -32,15 +38,19 @@ import base64
 import binascii
 import hmac
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 UNSUBSCRIBE = "unsubscribe"
 BOUNCE = "bounce"
+CONFIRM = "confirm"  # stamped with its expiry: confirms one sign-up
+PREFERENCES = "preferences"  # stamped with its expiry: a reader's "manage your subscription"
+FORM = "form"  # stamped with the time the sign-up form was served
 BOUNCE_TOKEN_LENGTH = 45  # base32 characters of 2 + 16 + 10 bytes
 
 _VERSION = b"bulletin-link-v2\x00"
 _PURPOSE = re.compile(r"[a-z][a-z-]{0,39}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_SECONDS = re.compile(r"[1-9][0-9]{0,11}")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,1000}")
 _FIRST_FORMAT = b"bulletin-unsubscribe\x00"  # what the first tokens signed before the address
 _BASE32 = re.compile(rf"[a-z2-7]{{{BOUNCE_TOKEN_LENGTH}}}")
@@ -63,6 +73,31 @@ def verify(key: bytes, purpose: str, token: str) -> str | None:
     # Comparing the text with the one spelling of the right MAC refuses every other spelling.
     expected = _encode(_mac(key, purpose, identifier))
     return identifier if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def sign_stamped(key: bytes, purpose: str, identifier: str, instant: datetime) -> str:
+    """The token standing for ``identifier`` and ``instant`` (to the second) for ``purpose``."""
+    if not _IDENTIFIER.fullmatch(identifier):
+        raise ValueError(f"not a link identifier: {identifier!r}")
+    stamp = f"{identifier}.{int(instant.timestamp())}"
+    return f"{stamp}.{_encode(_mac(key, purpose, stamp))}"
+
+
+def verify_stamped(key: bytes, purpose: str, token: str) -> tuple[str, datetime] | None:
+    """The identifier and instant of a genuine stamped token for ``purpose``; None otherwise.
+
+    Whether the instant is still good is the caller's to judge: it knows what it means.
+    """
+    stamp, dot, mac = token.rpartition(".")
+    identifier, middle, seconds = stamp.partition(".")
+    if not dot or not middle or not _IDENTIFIER.fullmatch(identifier):
+        return None
+    if not _SECONDS.fullmatch(seconds):  # no sign, no leading zero: one spelling
+        return None
+    expected = _encode(_mac(key, purpose, stamp))
+    if not hmac.compare_digest(mac.encode(), expected.encode()):
+        return None
+    return identifier, datetime.fromtimestamp(int(seconds), UTC)
 
 
 def verify_address(key: bytes, token: str) -> str | None:

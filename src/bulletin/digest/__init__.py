@@ -12,14 +12,26 @@ Usage::
 
 Modules: ``views`` (what templates loop over, and how an over-long day is cut), ``render``
 (subject, HTML, text, size budget), ``theme`` (templates, CSS, Jinja), ``inline`` (premailer),
-``labels`` (the digest's own words per language).
+``labels`` (the digest's own words per language), ``pages`` and ``page_labels`` (the readers'
+sign-up and preferences pages, and the messages about a subscription, from the same theme).
 """
 
 from bulletin.digest.inline import inline_css
 from bulletin.digest.labels import LABELS, Labels, labels_for
+from bulletin.digest.pages import (
+    NOTICE,
+    PREFERENCES,
+    SUBSCRIBE,
+    Mail,
+    language_names,
+    render_mail,
+    render_page,
+    words,
+)
 from bulletin.digest.render import (
     ARCHIVE_PATH,
     MAX_HTML_BYTES,
+    PREFERENCES_TOKEN,
     UNSUBSCRIBE_TOKEN,
     RenderedDigest,
     RenderOptions,
@@ -40,12 +52,17 @@ __all__ = [
     "KEEP_CSS_LIMIT",
     "LABELS",
     "MAX_HTML_BYTES",
+    "NOTICE",
+    "PREFERENCES",
+    "PREFERENCES_TOKEN",
+    "SUBSCRIBE",
     "TEXT_WIDTH",
     "UNSUBSCRIBE_TOKEN",
     "Cut",
     "DayView",
     "DigestEntry",
     "Labels",
+    "Mail",
     "RenderOptions",
     "RenderedDigest",
     "SectionView",
@@ -56,10 +73,14 @@ __all__ = [
     "html_size",
     "inline_css",
     "labels_for",
+    "language_names",
     "render_archive",
     "render_catch_up",
     "render_digest",
+    "render_mail",
+    "render_page",
     "render_web_copy",
     "web_copy_path",
+    "words",
     "wrap",
 ]

@@ -34,6 +34,11 @@ class Labels:
     preheader_empty: str
     # {count} more items of a section, left out of the email to keep it under Gmail's clip.
     more_items: Mapping[str, str] = field(default_factory=dict)
+    # The footer's link to the recipient's preferences, and the web copy's sign-up form.
+    manage: str = "Manage your subscription"
+    signup: str = "Get this digest by email"
+    signup_button: str = "Sign up"
+    email: str = "Email address"
 
     def more(self, count: int) -> str:
         """ "3 more items in the full digest online", in the plural form ``count`` takes."""
@@ -60,6 +65,10 @@ LABELS: dict[str, Labels] = {
             "one": "{count} more item in the full digest online",
             "other": "{count} more items in the full digest online",
         },
+        manage="Manage your subscription",
+        signup="Get this digest by email",
+        signup_button="Sign up",
+        email="Email address",
     ),
     "ar": Labels(
         language="ar",
@@ -81,6 +90,10 @@ LABELS: dict[str, Labels] = {
             "many": "{count} خبرًا آخر في النشرة الكاملة على الموقع",
             "other": "{count} خبر آخر في النشرة الكاملة على الموقع",
         },
+        manage="إدارة اشتراكك",
+        signup="اشترك لتصلك هذه النشرة بالبريد",
+        signup_button="اشترك",
+        email="عنوان البريد الإلكتروني",
     ),
 }
 

@@ -1,7 +1,8 @@
 """Rendering: the email's subject, inlined HTML and text; the web copy; the archive page.
 
 The email is rendered and inlined once per digest variant. Its unsubscribe link stays
-``UNSUBSCRIBE_TOKEN`` for delivery to fill in per recipient with a string replacement. When
+``UNSUBSCRIBE_TOKEN`` (and the "manage your subscription" link ``PREFERENCES_TOKEN``) for
+delivery to fill in per recipient. When
 the whole day does not fit ``max_html_bytes`` (Gmail clips at about 102 KB and hides what
 follows, the unsubscribe link included) the email is cut, a step at a time, to excerpts, then
 titles, then the first titles, each linking to the web copy, which always holds everything.
@@ -24,6 +25,8 @@ from bulletin.errors import PublishError
 from bulletin.model import Digest, Site
 
 UNSUBSCRIBE_TOKEN = "%%unsubscribe_url%%"
+# The recipient's "manage your subscription" link, filled in per recipient like the above.
+PREFERENCES_TOKEN = "%%preferences_url%%"
 MAX_HTML_BYTES = 90_000
 # Room kept for the unsubscribe URL that replaces the token in each recipient's copy.
 URL_ALLOWANCE = 1_000
@@ -40,6 +43,7 @@ class RenderOptions:
     templates_dir: Path | None = None
     feed_links: tuple[tuple[str, str], ...] = ()
     max_html_bytes: int = MAX_HTML_BYTES
+    subscribe_url: str | None = None  # the web copy's sign-up form goes there; None: no form
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ class Page:
             "index_url": self.site.url(ARCHIVE_PATH),
             "feed_links": footer_feed_links(self.options, self.site, self.labels),
             "unsubscribe_url": UNSUBSCRIBE_TOKEN,
+            "preferences_url": PREFERENCES_TOKEN,
+            "subscribe_url": self.options.subscribe_url,
             "keep_css": self.keep_css,
         }
 
@@ -221,9 +227,11 @@ def footer_feed_links(options: RenderOptions, site: Site, labels: Labels) -> lis
 
 
 def html_size(html: str) -> int:
-    """The HTML part's size in bytes once a recipient's unsubscribe URL is filled in."""
-    tokens = html.count(UNSUBSCRIBE_TOKEN)
-    return len(html.encode()) + tokens * (URL_ALLOWANCE - len(UNSUBSCRIBE_TOKEN))
+    """The HTML part's size in bytes once a recipient's own links are filled in."""
+    size = len(html.encode())
+    for token in (UNSUBSCRIBE_TOKEN, PREFERENCES_TOKEN):
+        size += html.count(token) * (URL_ALLOWANCE - len(token))
+    return size
 
 
 def format_day(day: date, language: str) -> str:

@@ -13,7 +13,9 @@ Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests
 (rendering, variants, web copies), ``send`` (a day's send through the ledger), ``bounces``
 (the bounce mailbox, the rules that take addresses off the list, bounce and complaint rates),
 ``step``, ``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing
-list), ``preview`` (``bulletin digest``), ``dry_run``.
+list), ``signup`` (double opt-in and the form's defences; ``proof``: ALTCHA), ``preferences``
+(a reader's own page), ``pages`` (the readers' pages from the theme), ``preview`` (``bulletin
+digest``), ``dry_run``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from bulletin.pipeline.feed_sources import (
     reset_source,
     source_rows,
 )
+from bulletin.pipeline.pages import Pages
+from bulletin.pipeline.preferences import Choice, Preferences, Reader
 from bulletin.pipeline.preview import Preview, preview_digest, preview_message
 from bulletin.pipeline.publish import (
     FeedFile,
@@ -64,6 +68,7 @@ from bulletin.pipeline.send import (
     unsubscribe_links,
     unsubscribe_url,
 )
+from bulletin.pipeline.signup import Answer, SignupDesk, SignupForm
 from bulletin.pipeline.status import (
     DayStatus,
     Monitor,
@@ -91,7 +96,9 @@ __all__ = [
     "RUN_LOCK",
     "SERVE_LOCK",
     "STATUSES",
+    "Answer",
     "Busy",
+    "Choice",
     "Clock",
     "CollectReport",
     "DayStatus",
@@ -107,13 +114,18 @@ __all__ = [
     "ItemView",
     "MailingList",
     "Monitor",
+    "Pages",
     "Ping",
+    "Preferences",
     "Preview",
+    "Reader",
     "Rules",
     "RunContext",
     "RunLog",
     "SendReport",
     "ServiceStatus",
+    "SignupDesk",
+    "SignupForm",
     "SourceRow",
     "Step",
     "StepReport",

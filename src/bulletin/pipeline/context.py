@@ -99,6 +99,51 @@ class BounceSettings:
         return f"{local}+{token}@{domain}"
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    """The readers' pages: where they are, what readers choose from, and the sign-up's limits."""
+
+    public_url: str  # ends with "/": /subscribe, /confirm, /preferences are under it
+    languages: tuple[str, ...]  # the site's languages a reader may choose; the first: default
+    consent_text: str
+    consent_version: str
+    welcome: bool
+    confirm_for: timedelta
+    preferences_for: timedelta
+    min_form_age: timedelta
+    max_form_age: timedelta
+    signups_per_ip_per_hour: int
+    confirmations_per_address_per_day: int
+    altcha: bool
+    altcha_max_number: int
+    request_timeout: float
+
+    def url(self, path: str) -> str:
+        """An absolute URL of one of the readers' pages."""
+        return self.public_url + path.lstrip("/")
+
+
+def _web_settings(config: Config) -> WebSettings:
+    w = config.web
+    primary = config.site.language.split("-", 1)[0].lower()
+    return WebSettings(
+        public_url=w.public_url or config.site.base_url,
+        languages=tuple(w.languages) or (primary,),
+        consent_text=w.consent_text,
+        consent_version=w.consent_version,
+        welcome=w.welcome,
+        confirm_for=timedelta(hours=w.confirm_hours),
+        preferences_for=timedelta(days=w.preferences_days),
+        min_form_age=timedelta(seconds=w.min_form_seconds),
+        max_form_age=timedelta(hours=w.form_max_hours),
+        signups_per_ip_per_hour=w.signups_per_ip_per_hour,
+        confirmations_per_address_per_day=w.confirmations_per_address_per_day,
+        altcha=w.altcha,
+        altcha_max_number=w.altcha_max_number,
+        request_timeout=w.request_timeout,
+    )
+
+
 class RunContext:
     """The config of one run (or of a whole `bulletin serve`), turned into the stages' types."""
 
@@ -133,8 +178,9 @@ class RunContext:
             d.send_empty,
             config.path(c.dir),
         )
+        self.web = _web_settings(config)
         # The endpoint `bulletin web` serves (without a token), and the address mailed instead.
-        self.unsubscribe_url = config.delivery.unsubscribe_url or self.site.url("unsubscribe")
+        self.unsubscribe_url = config.delivery.unsubscribe_url or self.web.url("unsubscribe")
         self.unsubscribe_mailbox = (
             config.delivery.unsubscribe_mailto or config.delivery.from_address
         )

@@ -7,14 +7,14 @@ taken for a delivery, and its unsubscribe link is not valid.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from bulletin import delivery, digest
 from bulletin.model import Recipient
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests
-from bulletin.pipeline.send import unsubscribe_url
+from bulletin.pipeline.send import PREVIEW_LINK_ID, preferences_url, unsubscribe_url
 
 SAMPLE_RECIPIENT = Recipient("reader@example.com", "Sample Reader")
 
@@ -28,17 +28,28 @@ class Preview:
     rendered: digest.RenderedDigest
     unsubscribe: str  # the sample reader's (not valid) unsubscribe URL
     send_empty: bool  # whether a day without items would be sent
+    manage: str = ""  # the sample reader's (not valid) preferences URL
 
     @property
     def text(self) -> str:
         """The plain-text part."""
-        return self.rendered.text.replace(self.rendered.unsubscribe_token, self.unsubscribe)
+        return self.managed.text.replace(self.rendered.unsubscribe_token, self.unsubscribe)
 
     @property
     def html(self) -> str:
         """The HTML part, to open in a browser."""
         link = html.escape(self.unsubscribe)
-        return self.rendered.html.replace(self.rendered.unsubscribe_token, link)
+        return self.managed.html.replace(self.rendered.unsubscribe_token, link)
+
+    @property
+    def managed(self) -> digest.RenderedDigest:
+        """The parts with the sample reader's preferences link filled in."""
+        r, token = self.rendered, digest.PREFERENCES_TOKEN
+        return replace(
+            r,
+            text=r.text.replace(token, self.manage),
+            html=r.html.replace(token, html.escape(self.manage)),
+        )
 
 
 def preview_digest(
@@ -49,11 +60,12 @@ def preview_digest(
     with ctx.open_store(dry_run=True) as store:
         count, rendered = Digests(ctx, store).render([day])
     link = unsubscribe_url(ctx)
-    return Preview(day, count, rendered, link, ctx.digest.send_empty)
+    manage = preferences_url(ctx, b"preview only", PREVIEW_LINK_ID, day)
+    return Preview(day, count, rendered, link, ctx.digest.send_empty, manage)
 
 
 def preview_message(ctx: RunContext, preview: Preview, clock: Clock = system_clock) -> bytes:
     """The whole message (text and HTML) the sample reader would get, to open in a mail program."""
     return delivery.build_message(
-        preview.rendered, ctx.site, ctx.sender, SAMPLE_RECIPIENT, preview.unsubscribe, clock()
+        preview.managed, ctx.site, ctx.sender, SAMPLE_RECIPIENT, preview.unsubscribe, clock()
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 
 from bulletin import delivery, digest
 from bulletin.errors import BulletinError
@@ -23,9 +23,9 @@ from bulletin.model import Delivery, Recipient
 from bulletin.pipeline.bounces import count_refusals
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests
-from bulletin.store import Issue, Store, normalize_address, parse_categories
+from bulletin.store import Issue, Store, normalize_address, parse_variant
 
-Variant = Callable[[frozenset[str] | None], digest.RenderedDigest]
+Variant = Callable[[frozenset[str] | None, frozenset[str] | None], digest.RenderedDigest]
 
 
 def all_sent(counts: Mapping[str, int]) -> bool:
@@ -174,6 +174,16 @@ def unsubscribe_links(ctx: RunContext, key: bytes, link_id: str) -> delivery.Uns
     )
 
 
+def preferences_url(ctx: RunContext, key: bytes, link_id: str, day: date) -> str:
+    """The recipient's "manage your subscription" page; the link works for
+    ``web.preferences_days`` from the digest's day (the same link in every resend)."""
+    midnight = datetime.combine(day, time(), ctx.zone)
+    token = delivery.sign_stamped(
+        key, delivery.PREFERENCES, link_id, midnight + ctx.web.preferences_for
+    )
+    return ctx.web.url(f"preferences?token={token}")
+
+
 PREVIEW_LINK_ID = "this-is-only-a-preview"  # no recipient has it: a preview's link is void
 
 
@@ -215,7 +225,10 @@ class Messages:
         links = unsubscribe_links(self.ctx, self.key, row.link_id)
         message_id = delivery.message_id(self.day, self.ctx.site, recipient)
         token = self._bounce_token(row) or ""
-        message = self._template(row.variant).render(recipient, links, message_id, token)
+        manage = {
+            digest.PREFERENCES_TOKEN: preferences_url(self.ctx, self.key, row.link_id, self.day)
+        }
+        message = self._template(row.variant).render(recipient, links, message_id, token, manage)
         if self.settings.signer is not None:
             message = self.settings.signer.sign(message)
         return message, message_id
@@ -235,7 +248,7 @@ class Messages:
             if variant not in self.templates:
                 issue = self.store.ledger.issue(self.day, variant)
                 if issue is None:
-                    rendered = self.variant(parse_categories(variant))
+                    rendered = self.variant(*parse_variant(variant))
                     issue = self.store.ledger.freeze(
                         Issue(
                             self.day,
@@ -249,6 +262,11 @@ class Messages:
                     )
                 content = _Content(issue.day, issue.subject, issue.html, issue.text, issue.token)
                 self.templates[variant] = delivery.MessageTemplate(
-                    content, self.ctx.site, self.settings.sender, self.date, self.settings.list_id
+                    content,
+                    self.ctx.site,
+                    self.settings.sender,
+                    self.date,
+                    self.settings.list_id,
+                    links=(digest.PREFERENCES_TOKEN,),
                 )
             return self.templates[variant]

@@ -214,7 +214,7 @@ class Unsubscriber:
             address = self._address(store, token)
             if address is None:
                 return Unsubscribed(None)
-            return _set_unsubscribed(store, address, self.clock(), self.origin)
+            return set_unsubscribed(store, address, self.clock(), self.origin)
 
     def _address(self, store: Store, token: str) -> str | None:
         link_id = delivery.verify(self.key, delivery.UNSUBSCRIBE, token)
@@ -236,10 +236,10 @@ def unsubscribe(
 
 def _leave(ctx: RunContext, address: str, clock: Clock) -> Unsubscribed:
     with ctx.open_store() as store:
-        return _set_unsubscribed(store, address, clock(), "operator")
+        return set_unsubscribed(store, address, clock(), "operator")
 
 
-def _set_unsubscribed(store: Store, address: str, now: datetime, origin: str) -> Unsubscribed:
+def set_unsubscribed(store: Store, address: str, now: datetime, origin: str) -> Unsubscribed:
     """Unsubscribe ``address``, recording the event when they were on the list as active."""
     before = store.recipients.get(address)
     found = store.recipients.set_status(address, "unsubscribed", now)

@@ -6,8 +6,10 @@
 became of each day's digest, ``Store.feed_states`` each feed source's state between fetches
 (stored with the items a fetch read), ``Store.events`` what happened to each address
 (bounces, complaints, leaving) and ``Store.suppressions`` the hashes of addresses nothing may
-mail again, and ``Store.lock`` the file locks that keep runners apart. The only package
-importing SQLAlchemy.
+mail again, ``Store.readers`` what readers change themselves (joining by confirming a
+sign-up, their choices, their export and erasure), ``Store.signups`` the sign-ups waiting for
+confirmation and the web's rate limits, and ``Store.lock`` the file locks that keep runners
+apart. The only package importing SQLAlchemy.
 """
 
 from bulletin.model import Delivery, Outcome
@@ -16,8 +18,9 @@ from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
 from bulletin.store.events import KINDS, Event, Events
 from bulletin.store.feed_state import FeedStates
 from bulletin.store.items import SaveReport
-from bulletin.store.ledger import STATES, Issue, Ledger
+from bulletin.store.ledger import STATES, Issue, Ledger, parse_variant
 from bulletin.store.locks import Busy, FileLock, lock_holder
+from bulletin.store.readers import ERASED_PREFIX, Readers
 from bulletin.store.recipients import (
     STATUSES,
     ListEntry,
@@ -47,10 +50,12 @@ from bulletin.store.schema import (
     settings,
     suppressions,
 )
+from bulletin.store.signups import Signup, Signups
 from bulletin.store.suppressions import REASONS, Suppression, Suppressions, address_hash
 
 __all__ = [
     "DIGEST_STATES",
+    "ERASED_PREFIX",
     "KINDS",
     "LATEST_VERSION",
     "MIGRATIONS",
@@ -70,9 +75,12 @@ __all__ = [
     "ListEntry",
     "MergeReport",
     "Outcome",
+    "Readers",
     "Recipients",
     "RunRecord",
     "SaveReport",
+    "Signup",
+    "Signups",
     "Store",
     "Subscriber",
     "Suppression",
@@ -92,6 +100,7 @@ __all__ = [
     "metadata",
     "normalize_address",
     "parse_categories",
+    "parse_variant",
     "recipients",
     "runs",
     "schema_version",

@@ -40,6 +40,7 @@ from bulletin.store.items import (
 )
 from bulletin.store.ledger import Ledger
 from bulletin.store.locks import FileLock
+from bulletin.store.readers import Readers
 from bulletin.store.recipients import Recipients
 from bulletin.store.schema import (
     LATEST_VERSION,
@@ -78,6 +79,8 @@ class Store:
         self.feed_states = FeedStates(self.engine)
         self.events = Events(self.engine)
         self.suppressions = Suppressions(self.engine)
+        self.readers = Readers(self.engine)  # what readers change themselves (the web)
+        self.signups = self.readers.signups
         sqlite = self.engine.dialect.name == "sqlite"
         self._latest = SqliteLatestItems(self.engine) if sqlite else None
 

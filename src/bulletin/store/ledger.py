@@ -27,6 +27,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -127,21 +128,21 @@ class Ledger:
             bindparam("day", day, type_=ledger.c.day.type),
             r.address,
             r.name,
-            func.coalesce(r.categories, ""),
+            variant_of(r.categories, r.languages),
             bindparam("status", "pending"),
             bindparam("attempts", 0),
             bindparam("reply", ""),
             bindparam("message_id", ""),
             bindparam("transport", ""),
             bindparam("changed", now, type_=ledger.c.changed.type),
-        ).where(r.status == "active")
+        ).where(r.status == "active", _not_paused(now))
         columns = [c.name for c in ledger.columns if c.name not in ("next_attempt", "sent")]
         with transaction(self.engine) as connection:
             connection.execute(
                 delete(ledger).where(
                     c.day == day,
                     c.status.in_(("pending", "deferred")),
-                    ~_active(c.address),
+                    ~_active(c.address, now),
                 )
             )
             before = _count(connection, day)
@@ -288,8 +289,31 @@ def _due(now: datetime) -> Any:
     return or_(c.status == "pending", and_(c.status == "deferred", c.next_attempt <= now))
 
 
-def _active(address: Any) -> Any:
-    return exists().where(recipients.c.address == address, recipients.c.status == "active")
+def _active(address: Any, now: datetime) -> Any:
+    r = recipients.c
+    return exists().where(r.address == address, r.status == "active", _not_paused(now))
+
+
+def _not_paused(now: datetime) -> Any:
+    """Recipients whose pause (if they chose one) is over at ``now``."""
+    paused = recipients.c.paused_until
+    return or_(paused.is_(None), paused <= bindparam("paused_now", now, type_=paused.type))
+
+
+def variant_of(categories: Any, languages: Any) -> Any:
+    """The ledger's variant key of a recipient, in SQL: their categories as stored, then,
+    when they chose languages, ``|`` and those (``local-news|ar``); "" for everything."""
+    return func.coalesce(categories, "") + func.coalesce(literal("|") + languages, "")
+
+
+def parse_variant(variant: str) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """A variant key back as (categories, languages), each None for every one."""
+    categories, _, languages = variant.partition("|")
+    # As recipients.parse_categories reads them (not imported: recipients imports this module).
+    return (
+        frozenset(categories.split(",")) if categories else None,
+        frozenset(languages.split(",")) if languages else None,
+    )
 
 
 def _count(connection: Any, day: date) -> int:

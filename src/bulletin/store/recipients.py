@@ -54,6 +54,10 @@ class Subscriber:
     created: datetime
     changed: datetime
     link_id: str | None = None  # stands for them in signed links; None only before a send
+    languages: frozenset[str] | None = None  # the site's languages they read; None: every one
+    paused_until: datetime | None = None  # no digest before this instant
+    confirmed: datetime | None = None  # when they confirmed their own sign-up
+    consent_version: str | None = None  # the wording they agreed to
 
 
 @dataclass(frozen=True)
@@ -420,4 +424,8 @@ def _subscriber(row: Any) -> Subscriber:
         created=row["created"],
         changed=row["changed"],
         link_id=row["link_id"],
+        languages=parse_categories(row["languages"]),  # stored the same way: sorted, commas
+        paused_until=row["paused_until"],
+        confirmed=row["confirmed"],
+        consent_version=row["consent_version"],
     )

@@ -9,7 +9,9 @@ version 4 gives each recipient a random link id, which stands for them in signed
 instead of their address; version 5 keeps the state of each feed source between fetches;
 version 6 adds the subscriber events (an append-only record of what happened to each address:
 bounces, complaints, leaving, and what sign-up will add) and the suppression list (hashes of
-addresses nothing may mail again).
+addresses nothing may mail again); version 7 lets readers shape their own subscription: each
+recipient's languages, a pause, when they confirmed and the consent wording they agreed to,
+the sign-ups waiting for their confirmation, and the counters of the sign-up's rate limits.
 """
 
 from __future__ import annotations
@@ -152,6 +154,11 @@ recipients = Table(
     # link shows nobody who they are. Every insert through SQLAlchemy draws one.
     Column("link_id", String(64), default=new_link_id),
     Index("recipients_link_id", "link_id", unique=True),
+    # Version 7: what the reader chose for themselves (see store/readers.py).
+    Column("languages", String(200)),  # sorted comma-separated codes; NULL: every language
+    Column("paused_until", UtcDateTime),  # no digest is planned for them before this instant
+    Column("confirmed", UtcDateTime),  # when they confirmed a sign-up (double opt-in)
+    Column("consent_version", String(100)),  # the wording they agreed to (web.consent_version)
 )
 
 # The content each variant of a day's digest went out with, frozen when its sending began, so
@@ -272,6 +279,35 @@ suppressions = Table(
 )
 
 
+# --- version 7 ---------------------------------------------------------------------------------
+
+# A sign-up waiting for its confirmation: nobody is on the list until they follow the link.
+signups = Table(
+    "signups",
+    metadata,
+    Column("id", String(64), primary_key=True),  # random; its signed form is the link's token
+    Column("address", String(320), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("categories", Text),
+    Column("languages", String(200)),
+    Column("consent_version", String(100), nullable=False),
+    Column("origin", String(100), nullable=False),  # the client address it came from, hashed
+    Column("requested", UtcDateTime, nullable=False),
+    Column("expires", UtcDateTime, nullable=False, index=True),
+)
+
+# Fixed-window counters of the web's rate limits, shared by every instance on the store.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(120), primary_key=True),  # what is counted, and its window's start
+    Column("count", Integer, nullable=False),
+    Column("expires", UtcDateTime, nullable=False, index=True),
+)
+
+_RECIPIENT_COLUMNS_V7 = ("languages", "paused_until", "confirmed", "consent_version")
+
+
 def _create_v1(connection: Connection) -> None:
     for table in (items, runs, deliveries):
         table.create(connection)
@@ -362,6 +398,17 @@ def _create_v6(connection: Connection) -> None:
         table.create(connection)
 
 
+def _create_v7(connection: Connection) -> None:
+    for table in (signups, rate_limits):
+        table.create(connection)
+    # ``recipients`` is declared with these columns; a store made before version 7 gets them.
+    present = {column["name"] for column in inspect(connection).get_columns(recipients.name)}
+    for name in _RECIPIENT_COLUMNS_V7:
+        if name not in present:
+            kind = recipients.c[name].type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {recipients.name} ADD COLUMN {name} {kind}")
+
+
 def fill_link_ids(connection: Connection) -> int:
     """Give a link id to each recipient without one; returns how many got one."""
     c = recipients.c
@@ -386,5 +433,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (4, "a random link id for each recipient, for links that do not show the address", _create_v4),
     (5, "the state of each feed source between fetches", _create_v5),
     (6, "subscriber events and the suppression list", _create_v6),
+    (7, "readers' languages, pauses and consent; pending sign-ups; rate limits", _create_v7),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]

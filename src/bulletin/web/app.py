@@ -29,6 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bulletin import pipeline
 from bulletin.metrics import Metric, render_metrics
 from bulletin.web import pages
+from bulletin.web.guards import same_origin
+from bulletin.web.preferences import PreferenceRoutes
+from bulletin.web.readers import HEADERS, ReaderRoutes
 
 MAX_BODY = 10_000  # bytes: a one-click request is 26; a form, a few hundred
 
@@ -62,19 +65,31 @@ class Site:
     unsubscribe_path: str = "/unsubscribe"
 
 
-# Every answer is private to whoever asked: the URLs hold tokens.
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# Every answer is private to whoever asked: the URLs hold tokens, which a Referer sends only to
+# this site (with no-referrer, browsers would send "Origin: null" with every form; guards.py).
+_HEADERS = HEADERS
 
 
 def deployment_app(ctx: pipeline.RunContext) -> ASGIApp:
-    """The application of a deployment: its unsubscribe endpoint, health and metrics."""
+    """The application of a deployment: the readers' pages (sign-up, confirmation,
+    preferences, unsubscribe), health and metrics."""
     site = Site(ctx.site.title, urlsplit(ctx.unsubscribe_url).path)
-    return create_app(pipeline.Unsubscriber(ctx), site, pipeline.Monitor(ctx))
+    readers = ReaderRoutes(
+        pipeline.SignupDesk(ctx), pipeline.Preferences(ctx), pipeline.Pages(ctx), ctx.web.public_url
+    )
+    return create_app(pipeline.Unsubscriber(ctx), site, pipeline.Monitor(ctx), readers)
 
 
-def create_app(unsubscriber: Unsubscriber, site: Site, monitor: Monitor | None = None) -> ASGIApp:
-    """The application: its routes, and a cap on what a request body may hold."""
-    handlers = _Handlers(unsubscriber, site, monitor)
+def create_app(
+    unsubscriber: Unsubscriber,
+    site: Site,
+    monitor: Monitor | None = None,
+    readers: ReaderRoutes | None = None,
+) -> ASGIApp:
+    """The application: its routes, and a cap on what a request body may hold. Without
+    ``readers`` (the pipeline's sign-up and preferences), only unsubscribing, health and
+    metrics, on plain built-in pages."""
+    handlers = _Handlers(unsubscriber, site, monitor, readers)
     path = "/" + site.unsubscribe_path.strip("/")
     routes = [
         Route("/health", handlers.health, methods=["GET"]),
@@ -82,19 +97,50 @@ def create_app(unsubscriber: Unsubscriber, site: Site, monitor: Monitor | None =
         Route(path, handlers.confirm_page, methods=["GET"]),
         Route(path, handlers.unsubscribe, methods=["POST"]),
     ]
+    if readers is not None:
+        routes += _reader_routes(readers)
     app = Starlette(routes=routes)
     app.add_exception_handler(404, handlers.not_found)
     app.add_exception_handler(405, handlers.not_allowed)
     return _BodyCap(app, MAX_BODY)
 
 
+def _reader_routes(readers: ReaderRoutes) -> list[Route]:
+    paths, preferences = readers.paths, PreferenceRoutes(readers)
+    return [
+        Route(paths["subscribe"], readers.subscribe_form, methods=["GET"]),
+        Route(paths["subscribe"], readers.subscribe, methods=["POST"]),
+        Route(paths["confirm"], readers.confirm_page, methods=["GET"]),
+        Route(paths["confirm"], readers.confirm, methods=["POST"]),
+        Route(paths["preferences"], preferences.page, methods=["GET"]),
+        Route(paths["preferences"], preferences.change, methods=["POST"]),
+    ]
+
+
 class _Handlers:
     """The endpoints, sharing the pipeline's services."""
 
-    def __init__(self, unsubscriber: Unsubscriber, site: Site, monitor: Monitor | None) -> None:
+    def __init__(
+        self,
+        unsubscriber: Unsubscriber,
+        site: Site,
+        monitor: Monitor | None,
+        readers: ReaderRoutes | None,
+    ) -> None:
         self.unsubscriber, self.site, self.monitor = unsubscriber, site, monitor
+        self.readers = readers
 
     def _page(self, status: int, page: pages.Page) -> Response:
+        if self.readers is not None and page.key:  # the theme's page, in its words
+            language = self.readers.pages.language(None)
+            form = None
+            if page.token:
+                words = self.readers.pages.words(language)
+                action = f"/{self.site.unsubscribe_path.strip('/')}?token={page.token}"
+                fields = [("List-Unsubscribe", "One-Click")]
+                form = {"action": action, "fields": fields, "button": words["unsubscribe_button"]}
+            fill = {"address": page.address, "site": self.site.title}
+            return self.readers.notice(status, language, page.key, fill=fill, form=form)
         body = pages.render(page, self.site.title)
         return Response(body, status, _HEADERS, media_type="text/html; charset=utf-8")
 
@@ -126,8 +172,13 @@ class _Handlers:
 
     async def unsubscribe(self, request: Request) -> Response:
         # The body is List-Unsubscribe=One-Click (RFC 8058) or the page's form; the token in
-        # the URL is what counts. Read it anyway, so that the connection can be kept.
+        # the URL is what counts. Read it anyway, so that the connection can be kept. Mail
+        # providers post without an Origin; a browser posting from another site is refused.
         await request.body()
+        if self.readers is not None and not same_origin(
+            request, self.readers.public, missing_ok=True
+        ):
+            return self._page(403, pages.FOREIGN)
         token = _token(request)
         left = await run_in_threadpool(self.unsubscriber.unsubscribe, token)
         if left.address is None:

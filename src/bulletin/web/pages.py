@@ -12,19 +12,34 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Page:
-    """A page's heading, its text (HTML, already escaped) and what follows it (a form)."""
+    """A page's heading, its text (HTML, already escaped) and what follows it (a form).
+
+    ``key`` names the same page among the theme's words (``key``_title, ``key``_text), which
+    a deployment's application shows instead; ``address`` and ``token`` fill it in.
+    """
 
     heading: str
     text: str
     extra: str = ""
+    key: str = ""
+    address: str = ""
+    token: str = ""
 
 
-NOT_FOUND = Page("Not found", "There is nothing here.")
-NOT_ALLOWED = Page("Not allowed", "This address does not answer that kind of request.")
+NOT_FOUND = Page("Not found", "There is nothing here.", key="not_found")
+NOT_ALLOWED = Page(
+    "Not allowed", "This address does not answer that kind of request.", key="not_allowed"
+)
 INVALID = Page(
     "This link is not valid",
     "The link is incomplete or was changed, so nothing was done. Use the unsubscribe link of "
     "a recent digest, or reply to it and ask to leave the list.",
+    key="invalid",
+)
+FOREIGN = Page(
+    "This form could not be accepted",
+    "Nothing was changed. Load the page again and send the form from there.",
+    key="refused",
 )
 
 
@@ -37,6 +52,9 @@ def confirm_unsubscribe(address: str, site: Site, token: str) -> Page:
         f'<form method="post" action="{action}">'
         '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
         '<button type="submit">Unsubscribe</button></form>',
+        key="unsubscribe",
+        address=address,
+        token=token,
     )
 
 
@@ -45,6 +63,8 @@ def unsubscribed(address: str, site: Site) -> Page:
     return Page(
         "Unsubscribed",
         f"<strong>{html.escape(address)}</strong> will get no more of {html.escape(site.title)}.",
+        key="unsubscribed",
+        address=address,
     )
 
 
