@@ -149,6 +149,7 @@ class RunContext:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._held: Store | None = None
         s = config.site
         self.site = Site(s.title, s.description, s.base_url, s.language, s.timezone)
         self.zone = s.zone
@@ -234,10 +235,18 @@ class RunContext:
         return self.digest.web_folder / digest.web_copy_path(day)
 
     def open_store(self, dry_run: bool = False) -> Store:
-        """The store; for a dry run on a store not yet created, an empty one in memory."""
+        """The store; for a dry run on a store not yet created, an empty one in memory; the
+        one store held open, if ``hold_store`` was asked."""
+        if self._held is not None and not dry_run:
+            return self._held
         if dry_run and not Store.exists(self.store_url):
             return Store.open("sqlite://")
         return Store.open(self.store_url)
+
+    def hold_store(self) -> None:
+        """Open the store once and keep it open for every later ``open_store`` (a server)."""
+        if self._held is None:
+            self._held = Store.open(self.store_url).keep_open()
 
     def bounce_imap(self) -> delivery.ImapServer | None:
         """The IMAP bounce mailbox, its password read from the environment; None if unset."""

@@ -83,6 +83,7 @@ class Store:
         self.signups = self.readers.signups
         sqlite = self.engine.dialect.name == "sqlite"
         self._latest = SqliteLatestItems(self.engine) if sqlite else None
+        self._kept = False
 
     @classmethod
     def open(cls, url: str, upgrade: bool = True) -> Store:
@@ -93,8 +94,20 @@ class Store:
         return store
 
     def close(self) -> None:
-        """Release the database connections."""
-        self.engine.dispose()
+        """Release the database connections (unless the store is kept open)."""
+        if not self._kept:
+            self.engine.dispose()
+
+    def keep_open(self) -> Store:
+        """Keep this store and its connections open across ``with`` blocks, for a server that
+        answers many requests: each would otherwise open it and check its schema again."""
+        self._kept = True
+        return self
+
+    def release(self) -> None:
+        """Close a store kept open."""
+        self._kept = False
+        self.close()
 
     def __enter__(self) -> Store:
         return self

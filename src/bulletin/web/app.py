@@ -73,6 +73,10 @@ _HEADERS = HEADERS
 def deployment_app(ctx: pipeline.RunContext) -> ASGIApp:
     """The application of a deployment: the readers' pages (sign-up, confirmation,
     preferences, unsubscribe), health and metrics."""
+    # A context of its own, whose store stays open for every request: opening it and checking
+    # its schema for each one cost more than answering.
+    ctx = pipeline.RunContext(ctx.config)
+    ctx.hold_store()
     site = Site(ctx.site.title, urlsplit(ctx.unsubscribe_url).path)
     readers = ReaderRoutes(
         pipeline.SignupDesk(ctx), pipeline.Preferences(ctx), pipeline.Pages(ctx), ctx.web.public_url
