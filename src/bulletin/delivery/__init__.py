@@ -58,6 +58,7 @@ from bulletin.delivery.tokens import (
     verify_address,
     verify_bounce,
     verify_stamped,
+    verify_until,
 )
 from bulletin.delivery.transports import SmtpServer, Transport, channels
 
@@ -114,4 +115,5 @@ __all__ = [
     "verify_address",
     "verify_bounce",
     "verify_stamped",
+    "verify_until",
 ]

@@ -100,6 +100,16 @@ def verify_stamped(key: bytes, purpose: str, token: str) -> tuple[str, datetime]
     return identifier, datetime.fromtimestamp(int(seconds), UTC)
 
 
+def verify_until(key: bytes, purpose: str, token: str, now: datetime) -> tuple[str | None, str]:
+    """For a token stamped with its expiry: the identifier and "", or None and why not
+    ("invalid": forged or damaged; "expired")."""
+    found = verify_stamped(key, purpose, token)
+    if found is None:
+        return None, "invalid"
+    identifier, expires = found
+    return (None, "expired") if expires < now else (identifier, "")
+
+
 def verify_address(key: bytes, token: str) -> str | None:
     """The address a genuine unsubscribe token of the first format names; None otherwise."""
     who, dot, mac = token.partition(".")

@@ -49,12 +49,11 @@ class Preferences:
     def open(self, token: str) -> Reader | str:
         """The reader the token names; else ``invalid`` (forged, or they are gone) or
         ``expired``."""
-        found = delivery.verify_stamped(self.key, delivery.PREFERENCES, token)
-        if found is None:
-            return "invalid"
-        link_id, expires = found
-        if expires < self.clock():
-            return "expired"
+        link_id, problem = delivery.verify_until(
+            self.key, delivery.PREFERENCES, token, self.clock()
+        )
+        if link_id is None:
+            return problem
         with self.ctx.open_store() as store:
             subscriber = store.recipients.by_link_id(link_id)
         return "invalid" if subscriber is None else self._reader(subscriber)

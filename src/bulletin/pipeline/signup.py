@@ -180,12 +180,9 @@ class SignupDesk:
 
     def pending(self, token: str) -> Signup | str:
         """The sign-up a confirmation link names; else ``invalid`` or ``expired``."""
-        found = delivery.verify_stamped(self.key, delivery.CONFIRM, token)
-        if found is None:
-            return "invalid"
-        signup_id, expires = found
-        if expires < self.clock():
-            return "expired"
+        signup_id, problem = delivery.verify_until(self.key, delivery.CONFIRM, token, self.clock())
+        if signup_id is None:
+            return problem
         with self.ctx.open_store() as store:
             signup = store.signups.get(signup_id, self.clock())
         return signup or "expired"  # taken already, or replaced by a newer sign-up
