@@ -331,17 +331,25 @@ _categories_text = lru_cache(maxsize=256)(categories_text)
 def _sync(connection: Any, entries: Sequence[ListEntry], now: datetime) -> MergeReport:
     """``sync_config``'s work: the list read once, only what differs written."""
     c = recipients.c
-    query = select(c.address, c.origin, c.name, c.categories, c.status)
-    stored = {row[0]: row for row in connection.execute(query).all()}
+    # The config's own rows and those the config names: not the whole list, which may hold
+    # a hundred thousand readers who came some other way.
+    columns = (c.address, c.origin, c.name, c.categories, c.status)
+    stored = {
+        row[0]: row for row in connection.execute(select(*columns).where(c.origin == "config"))
+    }
     wanted: dict[str, ListEntry] = {}
     for entry in entries:  # a stored address is normalised already; a later entry wins
         address = entry.address if entry.address in stored else normalize_address(entry.address)
         wanted[address] = entry
+    others = [address for address in wanted if address not in stored]
+    for start in range(0, len(others), _PAGE):
+        query = select(*columns).where(c.address.in_(others[start : start + _PAGE]))
+        stored.update({row[0]: row for row in connection.execute(query)})
     gone = [a for a, row in stored.items() if row[1] == "config" and a not in wanted]
     for start in range(0, len(gone), _PAGE):
         connection.execute(delete(recipients).where(c.address.in_(gone[start : start + _PAGE])))
     report, new = MergeReport(), []
-    held = held_among(connection, wanted)
+    held = held_among(connection, wanted, normalised=True)
     for address, entry in wanted.items():
         row = stored.get(address)
         if address in held:

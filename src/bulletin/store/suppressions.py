@@ -33,14 +33,15 @@ REASONS = {"bounced": "bounced", "complained": "unsubscribed", "erased": "unsubs
 _CHUNK = 500
 
 
-def address_hash(address: str) -> str:
+def address_hash(address: str, normalised: bool = False) -> str:
     """The hash the suppression list and the events keep of an address.
 
-    The address is normalised as the mailing list does (the domain in lower-case ASCII) and
-    then lower-cased whole: mail systems treat local parts without regard to case, and a
-    suppression must hold for every spelling.
+    The address is normalised as the mailing list does (the domain in lower-case ASCII; pass
+    ``normalised`` for one that is already) and then lower-cased whole: mail systems treat
+    local parts without regard to case, and a suppression must hold for every spelling.
     """
-    return hashlib.sha256(_normal(address).lower().encode("utf-8")).hexdigest()
+    normal = address if normalised else _normal(address)
+    return hashlib.sha256(normal.lower().encode("utf-8")).hexdigest()
 
 
 def _normal(address: str) -> str:
@@ -148,13 +149,22 @@ class Suppressions:
         return sorted(held)
 
 
-def held_among(connection: Connection, addresses: Iterable[str]) -> dict[str, str]:
+def held_among(
+    connection: Connection, addresses: Iterable[str], normalised: bool = False
+) -> dict[str, str]:
     """Those of ``addresses`` the suppression list holds, each with its reason."""
     by_hash: dict[str, list[str]] = {}
     for address in addresses:
-        by_hash.setdefault(address_hash(address), []).append(address)
+        by_hash.setdefault(address_hash(address, normalised), []).append(address)
     keys, held = list(by_hash), {}
     c = suppressions.c
+    if (connection.scalar(select(func.count()).select_from(suppressions)) or 0) <= len(keys):
+        # Fewer held than asked about (the usual case: a long list, a short suppression
+        # list): read them all once instead of asking in chunks.
+        for row in connection.execute(select(c.address_hash, c.reason)):
+            if row.address_hash in by_hash:
+                held.update(dict.fromkeys(by_hash[row.address_hash], row.reason))
+        return held
     for start in range(0, len(keys), _CHUNK):
         query = select(c.address_hash, c.reason).where(
             c.address_hash.in_(keys[start : start + _CHUNK])
