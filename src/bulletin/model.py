@@ -191,8 +191,9 @@ class Outcome:
 
     day: date
     address: str
-    status: str  # sent, deferred, failed or unknown
+    status: str  # sent, deferred, failed or unknown; pending: handed back, not sent
     reply: str
     message_id: str = ""
     transport: str = ""
     next_attempt: datetime | None = None
+    attempt: int = 0  # the row's attempts once claimed: its outcome counts only under it

@@ -2,12 +2,16 @@
 
 ``Store`` opens it and keeps its schema up to date; ``items`` saves and reads the items,
 ``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
-(``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
-became of each day's digest, and ``Store.lock`` the file locks that keep runners apart. The
-only package importing SQLAlchemy.
+(``claims``: the transaction that records outcomes and claims rows; ``senders``: who sends on
+a shared store, with heartbeats), ``Store.digests`` what became of each day's digest, and
+``Store.lock`` the locks that keep runners apart (``locks``: files beside SQLite;
+``advisory``: PostgreSQL's own, and the leader of several `bulletin serve`). The only package
+importing SQLAlchemy and psycopg.
 """
 
+from bulletin.errors import StoreConfigError, StoreUnavailable
 from bulletin.model import Delivery, Outcome
+from bulletin.store.advisory import AdvisoryLock, Leadership
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
 from bulletin.store.items import SaveReport
@@ -37,8 +41,10 @@ from bulletin.store.schema import (
     recipients,
     runs,
     schema_version,
+    senders,
     settings,
 )
+from bulletin.store.senders import SenderInfo
 
 __all__ = [
     "DIGEST_STATES",
@@ -46,12 +52,14 @@ __all__ = [
     "MIGRATIONS",
     "STATES",
     "STATUSES",
+    "AdvisoryLock",
     "Busy",
     "Delivery",
     "DigestDay",
     "DigestLog",
     "FileLock",
     "Issue",
+    "Leadership",
     "Ledger",
     "ListEntry",
     "MergeReport",
@@ -59,7 +67,10 @@ __all__ = [
     "Recipients",
     "RunRecord",
     "SaveReport",
+    "SenderInfo",
     "Store",
+    "StoreConfigError",
+    "StoreUnavailable",
     "Subscriber",
     "UtcDateTime",
     "categories_text",
@@ -76,5 +87,6 @@ __all__ = [
     "recipients",
     "runs",
     "schema_version",
+    "senders",
     "settings",
 ]

@@ -71,6 +71,10 @@ class FileLock:
         handle.flush()
         self._handle = handle
 
+    def holder(self) -> str | None:
+        """Who holds the lock ("pid 1234 serve"), or None when nobody does."""
+        return lock_holder(self.path)
+
     def release(self) -> None:
         """Let go of the lock (closing the file releases it)."""
         if self._handle is not None:
