@@ -10,6 +10,7 @@ small interface it defines (``LedgerPort``).
 """
 
 from bulletin.delivery.dkim import DkimSigner
+from bulletin.delivery.group_commit import LedgerPort, Recorder
 from bulletin.delivery.message import (
     POLICY,
     MessageContent,
@@ -21,15 +22,7 @@ from bulletin.delivery.message import (
     message_id,
 )
 from bulletin.delivery.outbox import Outbox, OutboxChannel, outbox_name
-from bulletin.delivery.send_loop import (
-    Channel,
-    LedgerPort,
-    Progress,
-    Recorder,
-    SendLoop,
-    Settings,
-    Tally,
-)
+from bulletin.delivery.send_loop import Channel, Progress, SendLoop, Settings, Tally
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
 from bulletin.delivery.tokens import UNSUBSCRIBE, sign, verify, verify_address
 from bulletin.delivery.transports import SmtpServer, Transport, channels
