@@ -83,7 +83,10 @@ class RunContext:
         self.schedule = config.schedule
         self.categories = _category_index(config)
         self.store_url = config.store_url
+        self.store_password_env = config.store.password_env
         self.lock_folder = config.path("var")  # for locks of a store that is not a file
+        # How long a silent leader or sender of a shared store is waited for.
+        self.leader_timeout = config.schedule.leader_timeout
         self.recipients = tuple(
             ListEntry(
                 r.address, r.name, None if r.categories is None else frozenset(r.categories), True
@@ -154,11 +157,12 @@ class RunContext:
         """Where the browser copy of a day's digest is written."""
         return self.digest.web_folder / digest.web_copy_path(day)
 
-    def open_store(self, dry_run: bool = False) -> Store:
+    def open_store(self, dry_run: bool = False, upgrade: bool = True) -> Store:
         """The store; for a dry run on a store not yet created, an empty one in memory."""
         if dry_run and not Store.exists(self.store_url):
             return Store.open("sqlite://")
-        return Store.open(self.store_url)
+        password = read_secret(self.store_password_env, "the database password")
+        return Store.open(self.store_url, upgrade=upgrade, password=password)
 
     def unsubscribe_key(self, store: Store) -> bytes:
         """The key unsubscribe links are signed with: the configured secret, else the store's."""

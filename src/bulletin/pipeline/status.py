@@ -21,7 +21,7 @@ from bulletin.model import Delivery
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.runner import RUN_LOCK, SERVE_LOCK, store_lock
 from bulletin.pipeline.send import all_sent
-from bulletin.store import DigestDay, RunRecord, Store, lock_holder
+from bulletin.store import DigestDay, RunRecord, Store
 
 EXIT_CODES = {"ok": 0, "attention": 1, "stale": 3}
 
@@ -106,7 +106,7 @@ def _status(ctx: RunContext, store: Store, now: datetime, runs: int) -> ServiceS
     status = ServiceStatus(now)
     for name, attribute in ((SERVE_LOCK, "serve"), (RUN_LOCK, "working")):
         lock = store_lock(ctx, store, name, "")
-        setattr(status, attribute, lock_holder(lock.path) if lock else None)
+        setattr(status, attribute, lock.holder() if lock else None)
     status.runs = store.last_runs(runs)
     successes = store.last_runs(1, outcome="ok")
     status.last_success = successes[0] if successes else None
