@@ -47,6 +47,7 @@ OWNERS = {
     "premailer": "digest.inline",
     "pydantic": "config",
     "pydantic_core": "config",
+    "psycopg": "store",
     "rich": "cli.mail",
     "slugify": "text",
     "smtplib": "delivery.smtp",
