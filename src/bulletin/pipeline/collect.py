@@ -73,7 +73,14 @@ def collect(
         else:
             batch = store.save_items(result.items, name, now)
         saved = SaveReport(
-            saved.new + batch.new, saved.updated + batch.updated, saved.unchanged + batch.unchanged
+            saved.new + batch.new,
+            saved.updated + batch.updated,
+            saved.unchanged + batch.unchanged,
+            saved.refused + batch.refused,
+        )
+        report.problems.extend(
+            InputProblem(item.origin or name, None, f"item {item.id[:80]!r} not stored: {why}")
+            for item, why in batch.refused
         )
     report.saved = saved
     return report

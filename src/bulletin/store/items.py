@@ -18,7 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from bulletin.model import Category, Item
 from bulletin.store.connect import transaction
-from bulletin.store.schema import items
+from bulletin.store.schema import items, too_long
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class SaveReport:
     new: tuple[Item, ...] = ()
     updated: tuple[Item, ...] = ()
     unchanged: tuple[Item, ...] = ()
+    refused: tuple[tuple[Item, str], ...] = ()  # each with what does not fit the store
 
     @property
     def stored(self) -> tuple[Item, ...]:
@@ -42,8 +43,13 @@ def save_batch(
     new: list[Item] = []
     updated: list[Item] = []
     unchanged: list[Item] = []
+    refused: list[tuple[Item, str]] = []
     seen: dict[str, Item] = {}
     for item in batch:
+        problem = too_long(items, item_row(item, source, now))
+        if problem is not None:
+            refused.append((item, problem))
+            continue
         row = connection.execute(select(items).where(items.c.id == item.id)).first()
         stored = item_from_row(row._mapping) if row is not None else seen.get(item.id)
         if stored is None:
@@ -61,7 +67,7 @@ def save_batch(
                 connection.execute(update(items).where(items.c.id == item.id).values(**values))
             updated.append(changed)
             seen[item.id] = changed
-    return SaveReport(tuple(new), tuple(updated), tuple(unchanged))
+    return SaveReport(tuple(new), tuple(updated), tuple(unchanged), tuple(refused))
 
 
 def categories_query() -> Any:

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from bulletin.errors import StoreError
-from bulletin.store.connect import pages_by_address, transaction
-from bulletin.store.schema import fill_link_ids, recipients
+from bulletin.store.connect import insert_ignore, pages_by_address, transaction
+from bulletin.store.schema import fill_link_ids, ledger, recipients
 
 STATUSES = ("active", "unsubscribed", "bounced")
 Change = Literal["added", "updated", "unchanged"]
@@ -92,7 +92,12 @@ def categories_text(categories: Iterable[str] | None) -> str | None:
     for slug in slugs:
         if not _SLUG.fullmatch(slug):
             raise StoreError(f"{slug!r} is not a category slug (like local-news)")
-    return ",".join(slugs) or None
+    text = ",".join(slugs)
+    # It names the recipient's variant of the digest in the ledger, whose column has a limit.
+    limit = getattr(ledger.c.variant.type, "length", None) or len(text)
+    if len(text) > limit:
+        raise StoreError(f"the categories {text[:60]}... are longer than {limit} characters")
+    return text or None
 
 
 def parse_categories(text: str | None) -> frozenset[str] | None:
@@ -198,8 +203,8 @@ class Recipients:
                     report.updated += 1
                 else:
                     report.unchanged += 1
-            if new:
-                connection.execute(insert(recipients), new)
+            if new:  # another process may add the same address at this moment: it wins
+                connection.execute(insert_ignore(self.engine, recipients), new)
                 report.added += len(new)
 
     def set_status(self, address: str, status: str, now: datetime) -> bool:

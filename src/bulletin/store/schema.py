@@ -15,8 +15,9 @@ sorts by, so that PostgreSQL lists them in SQLite's order.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -69,6 +70,19 @@ def byte_ordered(length: int) -> String:
     locale orders ignore punctuation and case ("ann-b" after "annb"). Keyset paging by
     address and every listing in address or id order rely on it."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def too_long(table: Table, values: Mapping[str, Any]) -> str | None:
+    """Which value is longer than its column holds, said for a message; None if all fit.
+
+    PostgreSQL refuses such a value, and the whole transaction with it, where SQLite keeps
+    it: checking first makes both databases take and refuse the same.
+    """
+    for name, value in values.items():
+        length = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            return f"its {name} is {len(value)} characters long, the store keeps {length} at most"
+    return None
 
 
 metadata = MetaData()
