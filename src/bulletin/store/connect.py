@@ -18,7 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, select
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, InterfaceError, OperationalError
 
@@ -177,6 +178,16 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction, committed at the end; database trouble is a StoreError."""
     with database_errors(engine), engine.begin() as connection:
         yield connection
+
+
+def insert_ignore(engine: Engine, table: Table) -> Any:
+    """INSERT that skips rows whose key exists: planning twice, or two processes adding the
+    same recipient at once, is a no-op."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")
 
 
 class Addressed(Protocol):

@@ -29,17 +29,15 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bulletin.errors import StoreError
 from bulletin.model import Delivery, Outcome
 from bulletin.store.claims import LedgerWriter, SharedWriter, SqliteWriter
-from bulletin.store.connect import pages_by_address, record_of, transaction
+from bulletin.store.connect import insert_ignore, pages_by_address, record_of, transaction
 from bulletin.store.schema import issues, ledger, recipients
 from bulletin.store.senders import LOCAL, REAPED, Lease, LocalLease, SenderInfo, list_senders
 from bulletin.store.senders import reap as reap_senders
@@ -165,7 +163,7 @@ class Ledger:
                 )
             )
             before = _count(connection, day)
-            connection.execute(_insert_ignore(self.engine).from_select(columns, fresh))
+            connection.execute(insert_ignore(self.engine, ledger).from_select(columns, fresh))
             return _count(connection, day) - before
 
     # --- sending ----------------------------------------------------------------------------
@@ -283,7 +281,7 @@ class Ledger:
         """Keep ``issue`` as the variant's content unless one is kept already; the kept one."""
         values = {**issue.__dict__, "created": now}
         with transaction(self.engine) as connection:
-            connection.execute(_insert_ignore(self.engine, issues).values(**values))
+            connection.execute(insert_ignore(self.engine, issues).values(**values))
         kept = self.issue(issue.day, issue.variant)
         assert kept is not None
         return kept
@@ -308,15 +306,6 @@ def _active(address: Any) -> Any:
 
 def _count(connection: Any, day: date) -> int:
     return int(connection.scalar(select(func.count()).where(ledger.c.day == day)) or 0)
-
-
-def _insert_ignore(engine: Engine, table: Any = ledger) -> Any:
-    """INSERT that skips rows whose key exists: planning twice is a no-op."""
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    return insert(table).prefix_with("IGNORE")
 
 
 def _delivery(row: Any) -> Delivery:
