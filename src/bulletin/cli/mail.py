@@ -234,7 +234,17 @@ def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
     colour = {"ok": "green", "attention": "yellow", "stale": "red"}[found.state]
     click.secho(f"bulletin status ({config.file}) at {local(found.now)}: ", bold=True, nl=False)
     click.secho(found.state, fg=colour, bold=True)
-    click.echo(f"  serve      {'running (' + found.serve + ')' if found.serve else 'not running'}")
+    if found.shared:
+        click.echo(f"  leader     {found.leader or 'none: no bulletin serve leads this store'}")
+        for sender in found.senders:
+            silent = " SILENT" if sender.stale else ""
+            click.echo(
+                f"  sender     {sender.host} pid {sender.pid} ({sender.command}): heartbeat "
+                f"{sender.age:.0f} s ago{silent}, {sender.in_flight} in flight"
+            )
+    else:
+        serve = f"running ({found.serve})" if found.serve else "not running"
+        click.echo(f"  serve      {serve}")
     if found.working:
         click.echo(f"  working    {found.working}")
     click.echo(

@@ -10,7 +10,8 @@ nothing: not the store, not a file, no mail.
 Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests, run logs),
 ``collect``, ``publish`` (the feeds), ``digests`` (rendering, variants, web copies), ``send``
 (a day's send through the ledger), ``step``, ``status`` (health, metrics, a day's deliveries),
-``subscribers`` (the mailing list), ``preview`` (``bulletin digest``), ``dry_run``.
+``subscribers`` (the mailing list), ``preview`` (``bulletin digest``), ``dry_run``, ``shared``
+(several `bulletin serve` on one PostgreSQL store: who leads, what the others do).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bulletin.pipeline.send import (
     unsubscribe_links,
     unsubscribe_url,
 )
+from bulletin.pipeline.shared import Node
 from bulletin.pipeline.status import (
     DayStatus,
     Monitor,
@@ -83,6 +85,7 @@ __all__ = [
     "ItemView",
     "MailingList",
     "Monitor",
+    "Node",
     "Preview",
     "RunContext",
     "RunLog",

@@ -19,7 +19,8 @@ from bulletin.store import AdvisoryLock, FileLock, Store
 StoreLock = FileLock | AdvisoryLock
 
 RUN_LOCK = "run"  # held while collecting, publishing or sending
-SERVE_LOCK = "serve"  # held by `bulletin serve` for as long as it runs
+SERVE_LOCK = "serve"  # held by `bulletin serve` for as long as it runs (SQLite)
+LEADER_LOCK = "leader"  # held by the `bulletin serve` leading a shared store
 
 _log = logging.getLogger("bulletin.run")
 
@@ -78,14 +79,16 @@ def runner_store(
     dry_run: bool = False,
     wait: float = 0.0,
     cancelled: Callable[[], bool] = lambda: False,
+    locked: bool = True,
 ) -> Iterator[Store]:
-    """The store, held against other runners while the block runs (a dry run takes no lock).
+    """The store, held against other runners while the block runs (a dry run, or a block not
+    ``locked``, takes no lock).
 
     Waits up to ``wait`` seconds for another runner (``Busy`` after that); the lock and the
     store are let go of however the block ends.
     """
     with ctx.open_store(dry_run) as store:
-        lock = None if dry_run else store_lock(ctx, store, RUN_LOCK, label)
+        lock = store_lock(ctx, store, RUN_LOCK, label) if locked and not dry_run else None
         if lock is None:
             yield store
             return

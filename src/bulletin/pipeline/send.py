@@ -1,9 +1,11 @@
 """Sending a day's digest: each recipient gets it exactly once, through the ledger.
 
-Under the store's sender lock: the recipients of config.yaml join the list, rows a dead sender
-left ``sending`` become ``unknown``, the day's rows are planned, and the send loop works
-through what is due. Each variant of the digest is frozen in the store when its first copy
-goes out, so a send finished later (after a crash, or a new collect) mails the same digest.
+Under the store's sender lock (on a shared PostgreSQL store: registered among its senders,
+with a heartbeat): the recipients of config.yaml join the list, rows a dead sender left
+``sending`` become ``unknown``, the day's rows are planned, and the send loop works through
+what is due, beside any other sender of the day. Each variant of the digest is frozen in the
+store when its first copy goes out, so a send finished later (after a crash, or a new
+collect), or by another sender, mails the same digest.
 The step (``bulletin run``, ``serve``) and ``bulletin send`` share all of it.
 """
 
@@ -43,6 +45,7 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
     unknown: int = 0
+    refused: int = 0  # late outcomes refused: their rows were claimed again meanwhile
     paused: str = ""
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
@@ -72,11 +75,12 @@ def send_rows(
     """
     report = SendReport(day, ctx.transport, ctx.destination)
     settings = ctx.send
-    with store.ledger.lock():
+    timeout = ctx.leader_timeout
+    with store.ledger.lock("send", timeout) as lease:
         now = clock()
         store.recipients.sync_config(list(ctx.recipients), now)
         store.recipients.fill_link_ids()  # no message may go out without its opaque link
-        report.reaped = store.ledger.reap(now)
+        report.reaped = store.ledger.reap(now, timeout)
         if retry_unknown:
             report.retried_unknown = store.ledger.retry_unknown(day, now)
         if plan or not any(store.ledger.counts(day).values()):
@@ -93,7 +97,12 @@ def send_rows(
             progress,
         )
         tally = loop.run(day)
-    for name in ("sent", "deferred", "failed", "unknown", "paused", "interrupted"):
+        if lease.lost:  # others took this sender for dead: its rows are theirs to finish
+            tally.paused = tally.paused or (
+                f"this sender was silent for {timeout:g} s (schedule.leader_timeout), so the "
+                "others took it for dead; run the send again to finish"
+            )
+    for name in ("sent", "deferred", "failed", "unknown", "refused", "paused", "interrupted"):
         setattr(report, name, getattr(tally, name))
     report.counts = store.ledger.counts(day)
     return report
