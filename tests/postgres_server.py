@@ -3,10 +3,12 @@
 ``initdb`` refuses to run as root (CI runs as root), so the cluster belongs to the
 ``postgres`` user there (``runuser``); elsewhere to whoever runs the tests. It listens on
 127.0.0.1 only, on a free port, with its socket in a private folder, no fsync (nothing in it
-needs to survive a power cut) and trust authentication for loopback. Its default collation
-is ICU's en-US on purpose: it orders "ann-b" and "annb" unlike bytes do, so a column that
-forgets ``COLLATE "C"`` shows in the tests. Every test gets a fresh database cloned from a
-template that already holds bulletin's schema (about 0.1 s), dropped afterwards.
+needs to survive a power cut) and trust authentication for loopback, except for the role
+``PASSWORD_ROLE``, which must give its password (SCRAM), for the tests of store.password_env.
+Its default collation is ICU's en-US on purpose: it orders "ann-b" and "annb" unlike bytes
+do, so a column that forgets ``COLLATE "C"`` shows in the tests. Every test gets a fresh
+database cloned from a template that already holds bulletin's schema (about 0.1 s), dropped
+afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
+PASSWORD_ROLE = "bulletin_login"  # the one role that must log in with a password
 
 
 def server_bindir() -> Path | None:
@@ -80,6 +83,9 @@ class Cluster:
             "--icu-locale=en-US",
             "--no-sync",
         )
+        hba = self.data / "pg_hba.conf"
+        rules = f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+        self._run("sh", "-c", f"printf '{rules}' | cat - {hba} > {hba}.new && mv {hba}.new {hba}")
         self.server_start()
         return self
 

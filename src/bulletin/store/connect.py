@@ -11,6 +11,7 @@ port and database; refused credentials or a missing database are ``StoreConfigEr
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -134,7 +135,12 @@ def open_engine(url: str, password: str | None = None) -> Engine:
 
 # SQLSTATE classes of a server that refuses who we are or what we asked for: 28 (invalid
 # authorization), 3D000 (no such database), 42501 (no privilege): the config must change.
+# A refusal while connecting carries no SQLSTATE in psycopg, only libpq's message.
 _REFUSED = ("28", "3D000", "42501")
+_REFUSED_AT_CONNECT = re.compile(
+    r"password authentication failed|no password supplied|no pg_hba\.conf entry"
+    r'|database "[^"]*" does not exist|role "[^"]*" does not exist|permission denied'
+)
 
 
 def store_failure(url: URL, error: DBAPIError) -> StoreError:
@@ -143,7 +149,7 @@ def store_failure(url: URL, error: DBAPIError) -> StoreError:
     text = " ".join(str(original).split()) or type(original).__name__
     state = str(getattr(original, "sqlstate", "") or "")
     where = describe(url)
-    if state.startswith(_REFUSED):
+    if state.startswith(_REFUSED) or (not state and _REFUSED_AT_CONNECT.search(text)):
         return StoreConfigError(
             f"the store refused the connection ({where}): {text}",
             hint="check store.url's user and database, and store.password_env",
