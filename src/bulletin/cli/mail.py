@@ -164,11 +164,19 @@ def _print_send(report: pipeline.SendReport) -> None:
         )
     if report.retried_unknown:
         click.echo(f"  {report.retried_unknown} unknown sent again (--retry-unknown)")
+    if report.refused:
+        click.secho(
+            f"  {report.refused} late outcomes refused: their rows were claimed again by "
+            "another sender meanwhile",
+            fg="yellow",
+        )
     click.echo(
         f"  this run   {report.sent} sent, {report.deferred} deferred, {report.failed} failed, "
         f"{report.unknown} unknown ({report.planned} newly planned)"
     )
     click.echo("  the day    " + ", ".join(f"{n} {s}" for s, n in report.counts.items() if n))
+    if report.elsewhere:
+        click.echo(f"  elsewhere  {report.elsewhere} in flight with the day's other senders")
     if report.paused:
         click.secho(f"  paused: {report.paused}", fg="red")
     if report.interrupted:

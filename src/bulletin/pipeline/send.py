@@ -51,9 +51,15 @@ class SendReport:
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
 
     @property
+    def elsewhere(self) -> int:
+        """Rows still in flight when this send ended: other senders' of a shared store (a
+        send of its own leaves none)."""
+        return self.counts.get("sending", 0)
+
+    @property
     def ok(self) -> bool:
-        """Whether every row of the day is sent."""
-        return not self.paused and all_sent(self.counts)
+        """Whether every row of the day is sent, or in flight with another sender."""
+        return not self.paused and all_sent({**self.counts, "sending": 0})
 
 
 def send_rows(
