@@ -50,8 +50,9 @@ def _free_port() -> int:
 class Cluster:
     """A PostgreSQL cluster of our own; ``start()`` it, ``stop()`` it (it removes itself)."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # fsync as a production server does (for benchmarks)
         self.folder = Path(tempfile.mkdtemp(prefix="bulletin-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
@@ -91,11 +92,10 @@ class Cluster:
 
     def server_start(self) -> None:
         """Start the server (again, after ``server_stop``) on the same port."""
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c shared_buffers=32MB"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
+        options += "-c max_connections=200 -c shared_buffers=128MB"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = str(self.folder / "server.log")
         self._run(
             str(self.bindir / "pg_ctl"),

@@ -166,8 +166,8 @@ def _print_send(report: pipeline.SendReport) -> None:
         click.echo(f"  {report.retried_unknown} unknown sent again (--retry-unknown)")
     if report.refused:
         click.secho(
-            f"  {report.refused} late outcomes refused: their rows were claimed again by "
-            "another sender meanwhile",
+            f"  {report.refused} late outcomes refused: their rows were no longer this "
+            "sender's claim (another had claimed them since, or the claim never committed)",
             fg="yellow",
         )
     click.echo(
@@ -176,7 +176,7 @@ def _print_send(report: pipeline.SendReport) -> None:
     )
     click.echo("  the day    " + ", ".join(f"{n} {s}" for s, n in report.counts.items() if n))
     if report.elsewhere:
-        click.echo(f"  elsewhere  {report.elsewhere} in flight with the day's other senders")
+        click.echo(f"  elsewhere  {report.elsewhere} in the hands of the day's other senders")
     if report.paused:
         click.secho(f"  paused: {report.paused}", fg="red")
     if report.interrupted:

@@ -1,16 +1,16 @@
 """The send loop's ledger writer: one thread committing every worker's changes together.
 
-Each worker hands it a ``Request``: the outcome of its previous message, and either the row
-it wants next (SQLite: its one sender names the rows) or a wish for whichever row is free (a
-shared PostgreSQL store: ``pull``). As many requests as are waiting go into one transaction
-(group commit). A pulled row is handed to its worker as soon as it is claimed, so the worker
-renders and starts sending while the transaction commits; it waits for the commit only
-before the end of the data (``Request.wait``).
+Each worker hands it a ``Request``: the outcome of its previous message and the row it wants
+to send next, which it starts sending while the transaction commits, waiting for the commit
+only before the end of the data (``Request.wait``). As many requests as are waiting go into
+one transaction (group commit). On SQLite its one sender names any due row; on a shared
+PostgreSQL store (``share``) a worker names the row it reserved, and the same transaction
+reserves its next one, handed over before the commit.
 
 When a shared store's server goes away, the transaction is tried again, with backoff, until
 it is back or the send is stopped: outcomes are never dropped (each is recorded only under
-its own attempt, so a retry is harmless), and a row handed out by a transaction that did not
-commit is not sent: its worker hands it back (``Request.handed_back``).
+its own attempt, so a retry is harmless), and a row whose claim did not commit is not sent:
+its worker hands it back (``Request.handed_back``).
 """
 
 from __future__ import annotations
@@ -35,22 +35,24 @@ class Recorder(Protocol):
 
     @property
     def shared(self) -> bool:
-        """Whether rows are pulled (any free one) rather than named."""
+        """Whether senders share the day: rows are reserved before they are claimed."""
         ...
 
     def apply(
         self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime
     ) -> list[bool]: ...
 
-    def pull(
+    def exchange(
         self,
         outcomes: Sequence[Outcome],
-        count: int,
+        claims: Sequence[Delivery],
+        reserve: int,
         day: date,
         now: datetime,
         picked: Callable[[list[Delivery], bool], None],
-    ) -> list[Outcome]:
-        """Record and claim; returns the outcomes refused (their rows were claimed again)."""
+    ) -> tuple[list[bool], list[Outcome]]:
+        """Record, claim the named (reserved) rows and reserve ``reserve`` more; whether each
+        claim held, and the outcomes refused (their rows were claimed again since)."""
         ...
 
 
@@ -59,7 +61,7 @@ class LedgerPort(Protocol):
 
     @property
     def shared(self) -> bool:
-        """Whether several senders share it (rows are pulled, under a lease)."""
+        """Whether several senders share it (rows are reserved, claims held under a lease)."""
         ...
 
     def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
@@ -79,8 +81,9 @@ class Request:
         "lease",
         "outcome",
         "picked",
-        "pull",
+        "reserve",
         "row",
+        "uncertain",
         "verdict",
     )
 
@@ -88,12 +91,13 @@ class Request:
         self,
         outcome: Outcome | None,
         claim: Delivery | None = None,
-        pull: bool = False,
+        reserve: bool = False,
         lease: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.outcome, self.claim, self.pull, self.lease = outcome, claim, pull, lease
+        self.outcome, self.claim, self.reserve, self.lease = outcome, claim, reserve, lease
         self.row: Delivery | None = None
         self.claimed = self.handed = False
+        self.uncertain = False  # its transaction may or may not have committed
         self.verdict: bool | None = None
         self.error: BaseException | None = None
         # Locks taken now and released by the writer: lighter than Events.
@@ -103,7 +107,8 @@ class Request:
         self.picked.acquire()
 
     def next_row(self) -> Delivery | None:
-        """A pull's row, once claimed (before the commit); None when the day has run dry."""
+        """The row reserved for the worker's next message (before the commit); None when
+        the day has run dry."""
         self.picked.acquire()
         if self.error is not None:
             raise self.error
@@ -121,10 +126,11 @@ class Request:
         return self.verdict
 
     def handed_back(self, row: Delivery, transport: str) -> Outcome | None:
-        """For a pulled row not sent (its claim did not commit, or the lease ran out before
-        the end of the data): the outcome that makes it pending again, if it is still ours."""
-        if not self.handed:
-            return None
+        """For a shared store's row not sent (its claim did not hold or commit, or the lease
+        ran out before the end of the data): the outcome that makes it pending again, if the
+        claim was made after all."""
+        if not self.reserve or self.claim is None or not (self.claimed or self.uncertain):
+            return None  # not a shared store's claim, or one known not to have been made
         reply = "handed back unsent: the claim did not hold before the end of the data"
         return Outcome(
             row.day, row.address, "pending", reply, "", transport, None, row.attempts + 1
@@ -153,9 +159,10 @@ class Writer(threading.Thread):
         self.requests.put(request)
         return request
 
-    def pull(self, outcome: Outcome | None) -> Request:
-        """Queue ``outcome`` and the claim of whichever due row is free; its request."""
-        request = Request(outcome, pull=True, lease=self.ledger.lease_held)
+    def share(self, outcome: Outcome | None, claim: Delivery | None) -> Request:
+        """On a shared store: queue ``outcome``, the claim of the reserved row ``claim`` and
+        the reservation of the next; its request."""
+        request = Request(outcome, claim, reserve=True, lease=self.ledger.lease_held)
         self.requests.put(request)
         return request
 
@@ -218,7 +225,7 @@ class Writer(threading.Thread):
         refused: list[Outcome] = []
         try:
             if recorder.shared:
-                refused = self._pull(recorder, batch, outcomes)
+                refused = self._share(recorder, batch, outcomes)
             else:
                 claims = [r.claim for r in batch if r.claim is not None]
                 claimed = iter(recorder.apply(outcomes, claims, self.clock()))
@@ -241,33 +248,38 @@ class Writer(threading.Thread):
                 self.recorded(outcome)
         return []
 
-    def _pull(
+    def _share(
         self, recorder: Recorder, batch: list[Request], outcomes: list[Outcome]
     ) -> list[Outcome]:
-        pulls = [r for r in batch if r.pull]
+        reserving = [r for r in batch if r.reserve]
 
         def picked(rows: list[Delivery], dry: bool) -> None:
-            for request, row in zip(pulls, rows, strict=False):
+            for request, row in zip(reserving, rows, strict=False):
                 request.row, request.handed = row, True
                 request.picked.release()
-            for request in pulls[len(rows) :]:  # the day ran dry: nothing for these
+            for request in reserving[len(rows) :]:  # the day ran dry: nothing for these
                 request.picked.release()
 
-        refused = recorder.pull(outcomes, len(pulls), self.day, self.clock(), picked)
-        for request in pulls:
-            request.claimed = request.handed
+        claims = [r.claim for r in batch if r.claim is not None]
+        claimed, refused = recorder.exchange(
+            outcomes, claims, len(reserving), self.day, self.clock(), picked
+        )
+        held = iter(claimed)
+        for request in batch:
+            request.claimed = next(held) if request.claim is not None else False
         return refused
 
 
 def _carried(batch: list[Request]) -> list[Request]:
     """What a transaction that did not commit leaves to try again: every outcome, and every
-    pull not yet handed a row; a pull that was handed one is told it is not its to send."""
+    request not yet handed its next row; one that was handed it is told that its claim did
+    not hold (its worker then hands the row back, and claims the one it was handed)."""
     again = []
     for request in batch:
-        if request.pull and request.handed:
+        if request.reserve and request.handed:
             if request.outcome is not None:
                 again.append(Request(request.outcome))  # nobody waits on this copy
-            request.claimed = False
+            request.claimed, request.uncertain = False, True
             request.done.release()
         else:
             again.append(request)

@@ -108,7 +108,7 @@ class SendLoop:
     def run(self, day: date) -> Tally:
         """Send until no row is due, or the run pauses or is interrupted."""
         pulling = self.ledger.shared
-        work = self._pull if pulling else self._work
+        work = self._share if pulling else self._work
         workers = [
             threading.Thread(target=work, name=f"bulletin-send-{n}", daemon=True)
             for n in range(self.settings.connections)
@@ -201,12 +201,14 @@ class SendLoop:
             channel.close()
             self._drain()
 
-    def _pull(self) -> None:
-        """A worker on a shared store: claims whichever due row is free, until none is."""
+    def _share(self) -> None:
+        """A worker on a shared store: sends the row it reserved while the next is reserved,
+        until none is left."""
         channel = self.channel()
         previous: Outcome | None = None
         try:
-            while not self.stop.is_set():
+            row = self.writer.share(None, None).next_row()
+            while row is not None and not self.stop.is_set():
                 if self.limiter.interval or not channel.is_open:
                     previous = self._record(previous)
                 if not self._open(channel):
@@ -214,12 +216,10 @@ class SendLoop:
                 self.limiter.wait(self.stop)
                 if self.stop.is_set():
                     break
-                claim = self.writer.pull(previous)
+                claim = self.writer.share(previous, row)
                 previous = None  # in the writer's hands now
-                row = claim.next_row()
-                if row is None:
-                    break  # nothing left to claim for this day
                 previous = self._send(channel, row, claim)
+                row = claim.next_row()
         except BaseException as error:  # the ledger failed: stop everything, report it
             self.failure = self.failure or error
             self.stop.set()

@@ -50,16 +50,19 @@ class SendReport:
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
 
+    reserved: int = 0  # the day's rows other senders of a shared store had reserved
+
     @property
     def elsewhere(self) -> int:
-        """Rows still in flight when this send ended: other senders' of a shared store (a
-        send of its own leaves none)."""
-        return self.counts.get("sending", 0)
+        """Rows in other senders' hands when this send ended (a shared store's): in flight,
+        or reserved for their next message (a send of its own leaves none)."""
+        return self.counts.get("sending", 0) + self.reserved
 
     @property
     def ok(self) -> bool:
-        """Whether every row of the day is sent, or in flight with another sender."""
-        return not self.paused and all_sent({**self.counts, "sending": 0})
+        """Whether every row of the day is sent, or in another sender's hands."""
+        waiting = self.counts.get("pending", 0) - self.reserved
+        return not self.paused and all_sent({**self.counts, "sending": 0, "pending": waiting})
 
 
 def send_rows(
@@ -111,6 +114,7 @@ def send_rows(
     for name in ("sent", "deferred", "failed", "unknown", "refused", "paused", "interrupted"):
         setattr(report, name, getattr(tally, name))
     report.counts = store.ledger.counts(day)
+    report.reserved = store.ledger.reserved(day) if store.shared else 0
     return report
 
 

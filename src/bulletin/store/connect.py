@@ -145,7 +145,12 @@ _REFUSED_AT_CONNECT = re.compile(
 
 def store_failure(url: URL, error: DBAPIError) -> StoreError:
     """The StoreError a database error stands for: unreachable, refused, or other."""
-    original = error.orig
+    return driver_failure(url, error.orig or error, error.connection_invalidated)
+
+
+def driver_failure(url: URL, original: BaseException, invalidated: bool = False) -> StoreError:
+    """The StoreError an error of the driver itself stands for; ``invalidated``: the
+    connection it came on is known to be broken."""
     text = " ".join(str(original).split()) or type(original).__name__
     state = str(getattr(original, "sqlstate", "") or "")
     where = describe(url)
@@ -154,7 +159,7 @@ def store_failure(url: URL, error: DBAPIError) -> StoreError:
             f"the store refused the connection ({where}): {text}",
             hint="check store.url's user and database, and store.password_env",
         )
-    lost = error.connection_invalidated or not state or state.startswith(("08", "57P", "53"))
+    lost = invalidated or not state or state.startswith(("08", "57P", "53"))
     if url.get_backend_name() == "postgresql" and lost:
         return StoreUnavailable(
             f"cannot reach the store ({where}): {text}",

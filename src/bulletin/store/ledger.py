@@ -36,11 +36,12 @@ from sqlalchemy import (
 
 from bulletin.errors import StoreError
 from bulletin.model import Delivery, Outcome
-from bulletin.store.claims import LedgerWriter, SharedWriter, SqliteWriter
+from bulletin.store.claims import LedgerWriter, SqliteWriter
 from bulletin.store.connect import insert_ignore, pages_by_address, record_of, transaction
 from bulletin.store.schema import issues, ledger, recipients
 from bulletin.store.senders import LOCAL, REAPED, Lease, LocalLease, SenderInfo, list_senders
 from bulletin.store.senders import reap as reap_senders
+from bulletin.store.shared_writer import SharedWriter
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "unknown")
 _PAGE = 500
@@ -130,8 +131,9 @@ class Ledger:
     def retry_unknown(self, day: date, now: datetime) -> int:
         """Make the day's ``unknown`` rows pending again: the operator's explicit choice."""
         query = update(ledger).where(ledger.c.day == day, ledger.c.status == "unknown")
+        values = {"status": "pending", "changed": now, "sender_id": None}  # nobody's again
         with transaction(self.engine) as connection:
-            return int(connection.execute(query.values(status="pending", changed=now)).rowcount)
+            return int(connection.execute(query.values(**values)).rowcount)
 
     def plan(self, day: date, now: datetime) -> int:
         """Add a pending row for each active recipient without one; returns how many.
@@ -220,6 +222,16 @@ class Ledger:
         with transaction(self.engine) as connection:
             found = {status: int(n) for status, n in connection.execute(query)}
         return {state: found.get(state, 0) for state in STATES}
+
+    def reserved(self, day: date) -> int:
+        """How many of the day's waiting rows a sender of a shared store has reserved (each
+        worker keeps its next one; a dead sender's are freed when it is reaped)."""
+        c = ledger.c
+        query = select(func.count()).where(
+            c.day == day, c.status.in_(("pending", "deferred")), c.sender_id.is_not(None)
+        )
+        with transaction(self.engine) as connection:
+            return int(connection.scalar(query) or 0)
 
     def rows(self, day: date, statuses: Sequence[str]) -> Iterator[Delivery]:
         """The day's rows in some states, by address, a page at a time."""

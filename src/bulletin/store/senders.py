@@ -35,12 +35,16 @@ from bulletin.store.schema import ledger, senders
 
 REAPED = "the sender stopped while sending: the server may or may not have it"
 
-# One statement: stale senders go, and their rows in flight become unknown with them. The
-# main UPDATE sees ``senders`` as it was before the DELETE (one snapshot), hence both tests.
+# One statement: stale senders go, their rows in flight become unknown with them, and the
+# rows they had only reserved are free again. The main UPDATE sees ``senders`` as it was
+# before the DELETE (one snapshot), hence both tests.
 _REAP = """
 WITH dead AS (
     DELETE FROM senders WHERE heartbeat < now() - make_interval(secs => %(timeout)s)
     RETURNING id
+), freed AS (
+    UPDATE ledger SET sender_id = NULL
+    WHERE status IN ('pending', 'deferred') AND sender_id IN (SELECT id FROM dead)
 )
 UPDATE ledger SET status = 'unknown', changed = COALESCE(%(now)s, now()), reply = %(reply)s
 WHERE status = 'sending' AND (
@@ -143,17 +147,20 @@ class Lease:
         return not self.lost and time.monotonic() < self._valid_until
 
     def end(self, now: datetime | None = None) -> int:
-        """Unregister; rows still in flight (a send that failed midway) become ``unknown``.
-        Returns how many did."""
+        """Unregister; rows still in flight (a send that failed midway) become ``unknown``,
+        rows only reserved are free again. Returns how many became unknown."""
         if self.id is None or self.lost:
             return 0
         c = ledger.c
-        stranded = update(ledger).where(c.sender_id == self.id, c.status == "sending")
+        mine = update(ledger).where(c.sender_id == self.id)
+        stranded = mine.where(c.status == "sending")
         try:
             with transaction(self.engine) as connection:
                 result = connection.execute(
                     stranded.values(status="unknown", reply=REAPED, changed=now or func.now())
                 )
+                reserved = mine.where(c.status.in_(("pending", "deferred")))
+                connection.execute(reserved.values(sender_id=None))
                 connection.execute(delete(senders).where(senders.c.id == self.id))
                 return int(result.rowcount)
         except StoreError as error:  # unreachable: the others' reaper does it later
