@@ -75,7 +75,7 @@ print(json.dumps({"sent": report.sent, "failed": report.failed, "deferred": repo
 CLAIMS = """
 import json, sys, time
 from datetime import UTC, date, datetime
-from bulletin.model import Outcome
+from bulletin.model import Exchange, Outcome
 from bulletin.store import Store
 day, now = date.fromisoformat(sys.argv[2]), datetime.now(UTC)
 with Store.open(sys.argv[1]) as store, store.ledger.lock("bench", 30):
@@ -83,7 +83,8 @@ with Store.open(sys.argv[1]) as store, store.ledger.lock("bench", 30):
     with store.ledger.writer() as writer:
         while True:
             rows = []
-            got, _ = writer.exchange(last, held, 4, day, now, lambda more, _: rows.extend(more))
+            batch = Exchange(day, now, last, held, reserve=4)
+            got, _ = writer.exchange(batch, lambda more, _: rows.extend(more))
             claimed += sum(got)
             last = [Outcome(day, r.address, "sent", "250", "<m>", "smtp", attempt=r.attempts + 1)
                     for r, ok in zip(held, got) if ok]

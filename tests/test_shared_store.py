@@ -20,7 +20,7 @@ from builders import DAY, LOCAL, NOW, make_deployment, make_item, save_items, su
 from bulletin import pipeline, web
 from bulletin.cli import main
 from bulletin.errors import StoreConfigError, StoreUnavailable
-from bulletin.model import Category, Outcome
+from bulletin.model import Category, Exchange, Outcome
 from bulletin.store import LATEST_VERSION, Leadership, ListEntry, Store, ledger, senders
 from postgres_server import PASSWORD_ROLE, Cluster, _free_port
 
@@ -41,8 +41,8 @@ def pull(store: Store, count: int = 1) -> list[Any]:
     ``store.ledger.lease``; the rows claimed."""
     reserved: list[Any] = []
     with store.ledger.writer() as writer:
-        writer.exchange([], [], count, DAY, NOW, lambda rows, _dry: reserved.extend(rows))
-        held, _ = writer.exchange([], reserved, 0, DAY, NOW, lambda *_: None)
+        writer.exchange(Exchange(DAY, NOW, reserve=count), lambda rows, _: reserved.extend(rows))
+        held, _ = writer.exchange(Exchange(DAY, NOW, claims=reserved), lambda *_: None)
     return [row for row, ok in zip(reserved, held, strict=True) if ok]
 
 
@@ -50,14 +50,14 @@ def reserve(store: Store, count: int = 1) -> list[Any]:
     """Reserve ``count`` rows without claiming them."""
     reserved: list[Any] = []
     with store.ledger.writer() as writer:
-        writer.exchange([], [], count, DAY, NOW, lambda rows, _dry: reserved.extend(rows))
+        writer.exchange(Exchange(DAY, NOW, reserve=count), lambda rows, _: reserved.extend(rows))
     return reserved
 
 
 def record(store: Store, outcome: Outcome) -> list[Outcome]:
     """Record one outcome as the sender registered in ``store.ledger.lease``; the refused."""
     with store.ledger.writer() as writer:
-        return writer.exchange([outcome], [], 0, DAY, NOW, lambda *_: None)[1]
+        return writer.exchange(Exchange(DAY, NOW, [outcome]), lambda *_: None)[1]
 
 
 def silence(store: Store, sender_id: int | None) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
@@ -183,6 +183,18 @@ class Delivery:
     message_id: str
     sent: datetime | None
     link_id: str | None = None  # the recipient's, for their signed links; None: off the list
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One transaction of a send on a shared store: the outcomes to record, the rows the
+    workers reserved and now claim, and how many rows to reserve for their next messages."""
+
+    day: date
+    now: datetime
+    outcomes: Sequence[Outcome] = ()
+    claims: Sequence[Delivery] = ()
+    reserve: int = 0
 
 
 @dataclass(frozen=True)

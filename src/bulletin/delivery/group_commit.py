@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bulletin.errors import StoreUnavailable
-from bulletin.model import Delivery, Outcome
+from bulletin.model import Delivery, Exchange, Outcome
 
 _log = logging.getLogger("bulletin.send")
 _RETRY_FIRST, _RETRY_MOST = 0.5, 10.0  # seconds between tries while the store is away
@@ -43,15 +43,9 @@ class Recorder(Protocol):
     ) -> list[bool]: ...
 
     def exchange(
-        self,
-        outcomes: Sequence[Outcome],
-        claims: Sequence[Delivery],
-        reserve: int,
-        day: date,
-        now: datetime,
-        picked: Callable[[list[Delivery], bool], None],
+        self, batch: Exchange, picked: Callable[[list[Delivery], bool], None]
     ) -> tuple[list[bool], list[Outcome]]:
-        """Record, claim the named (reserved) rows and reserve ``reserve`` more; whether each
+        """Record, claim the reserved rows and reserve more (a shared store's); whether each
         claim held, and the outcomes refused (their rows were claimed again since)."""
         ...
 
@@ -66,7 +60,9 @@ class LedgerPort(Protocol):
 
     def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
     def writer(self) -> AbstractContextManager[Recorder]: ...
-    def lease_held(self) -> bool: ...
+    def lease_held(self) -> bool:
+        """Whether this sender's claims still hold (always, when it sends alone)."""
+        ...
 
 
 class Request:
@@ -173,10 +169,12 @@ class Writer(threading.Thread):
         return request.claimed
 
     def close(self) -> None:
+        """Commit what is queued, then end the thread."""
         self.requests.put(None)
         self.join()
 
     def run(self) -> None:
+        """The thread: one transaction per batch of waiting requests, until closed."""
         try:
             with self.ledger.writer() as recorder:
                 self._serve(recorder)
@@ -261,9 +259,8 @@ class Writer(threading.Thread):
                 request.picked.release()
 
         claims = [r.claim for r in batch if r.claim is not None]
-        claimed, refused = recorder.exchange(
-            outcomes, claims, len(reserving), self.day, self.clock(), picked
-        )
+        work = Exchange(self.day, self.clock(), outcomes, claims, len(reserving))
+        claimed, refused = recorder.exchange(work, picked)
         held = iter(claimed)
         for request in batch:
             request.claimed = next(held) if request.claim is not None else False

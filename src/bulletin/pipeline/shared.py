@@ -94,25 +94,19 @@ class Node:
                 "leading: collecting, publishing and planning" if leading else "no longer leading",
                 extra={"fields": {"reason": reason}},
             )
-        if leading and (reason != POLL or not was_leading):
-            self._step(reason if was_leading else f"{reason}+leader")
-        else:
-            run_step(
-                self.ctx,
-                command="serve",
-                stop=self.stop,
-                reason=reason,
-                send_only=True,
-                clock=self.clock,
-            )
+        whole = leading and (reason != POLL or not was_leading)
+        self._step(f"{reason}+leader" if whole and not was_leading else reason, not whole)
 
-    def _step(self, reason: str) -> None:
+    def _step(self, reason: str, send_only: bool = False) -> None:
+        """The whole step, or (``send_only``) only the copies due, beside the others."""
+        wait = 0.0 if send_only else _STEP_WAIT
         run_step(
             self.ctx,
             command="serve",
             stop=self.stop,
-            wait=_STEP_WAIT,
+            wait=wait,
             reason=reason,
+            send_only=send_only,
             clock=self.clock,
         )
 

@@ -14,15 +14,13 @@ pooler (PgBouncer): connect bulletin to the server, or to a session-mode pool.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from contextlib import suppress
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from bulletin.store.connect import application_name, database_errors
-from bulletin.store.locks import Busy
+from bulletin.store.locks import Lock
 
 # The locks' keys: bulletin's own first half ("bltn"), then one number per lock.
 _BULLETIN = int.from_bytes(b"bltn", "big")
@@ -44,24 +42,14 @@ def _key(name: str) -> tuple[int, int]:
     return _BULLETIN, _KEYS[name]
 
 
-class AdvisoryLock:
-    """The session advisory lock ``name`` of a PostgreSQL store, said to be held by ``label``.
-
-    The same interface as ``FileLock`` (``acquire``, ``release``, ``busy`` and ``hint``);
-    ``keepalive`` (seconds) has the server give up on a silent holder within about that.
-    """
+class AdvisoryLock(Lock):
+    """The session advisory lock ``name`` of a PostgreSQL store, said to be held by ``label``;
+    ``keepalive`` (seconds) has the server give up on a silent holder within about that."""
 
     def __init__(
-        self,
-        engine: Engine,
-        name: str,
-        label: str,
-        keepalive: float | None = None,
-        busy: str = "another bulletin ({holder}) is working on this store",
-        hint: str = "wait for it to finish and try again; the lock is {path}",
+        self, engine: Engine, name: str, label: str, keepalive: float | None = None
     ) -> None:
         self.engine, self.name, self.label, self.keepalive = engine, name, label, keepalive
-        self.busy, self.hint = busy, hint
         self.path = f"the advisory lock bulletin:{name} of the database"
         self._connection: Connection | None = None
 
@@ -71,23 +59,6 @@ class AdvisoryLock:
         k1, k2 = _key(name)
         connection.exec_driver_sql("SET LOCAL lock_timeout = 0")  # an upgrade may take long
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({k1}, {k2})")
-
-    def acquire(
-        self,
-        wait: float = 0.0,
-        cancelled: Callable[[], bool] = lambda: False,
-        poll: float = 0.2,
-    ) -> None:
-        """Take the lock, waiting up to ``wait`` seconds; ``Busy`` if it is still held then."""
-        deadline = time.monotonic() + wait
-        while not self.try_acquire():
-            if time.monotonic() >= deadline or cancelled():
-                holder = self.holder() or "a process that did not say"
-                raise Busy(
-                    self.busy.format(holder=holder, path=self.path),
-                    hint=self.hint.format(holder=holder, path=self.path),
-                )
-            time.sleep(min(poll, max(deadline - time.monotonic(), 0.01)))
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it; whether this process holds it now."""
@@ -158,14 +129,6 @@ class AdvisoryLock:
         with suppress(DBAPIError):  # the session is gone, and the lock with it
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({k1}, {k2})")
         _discard(connection)
-
-    def __enter__(self) -> AdvisoryLock:
-        if self._connection is None:
-            self.acquire()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.release()
 
 
 def _discard(connection: Connection) -> None:

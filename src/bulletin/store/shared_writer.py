@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from bulletin.model import Delivery, Outcome
+from bulletin.model import Delivery, Exchange, Outcome
 from bulletin.store.connect import driver_failure, store_failure
 from bulletin.store.senders import Lease
 
@@ -115,22 +115,15 @@ class SharedWriter:
     ) -> list[bool]:
         """Record outcomes and claim reserved rows, reserving none."""
         day = (outcomes or claims)[0].day if (outcomes or claims) else date.min
-        claimed, _ = self.exchange(outcomes, claims, 0, day, now, lambda *_: None)
+        claimed, _ = self.exchange(Exchange(day, now, outcomes, claims), lambda *_: None)
         return claimed
 
-    def exchange(
-        self,
-        outcomes: Sequence[Outcome],
-        claims: Sequence[Delivery],
-        reserve: int,
-        day: date,
-        now: datetime,
-        picked: Picked,
-    ) -> tuple[list[bool], list[Outcome]]:
-        """In one transaction: record ``outcomes``, claim the reserved rows ``claims`` and
-        reserve up to ``reserve`` more of the day's due rows. ``picked`` gets those as soon
-        as they are reserved, before the commit. Returns whether each claim held, and the
-        outcomes refused (late: their rows were claimed again since)."""
+    def exchange(self, batch: Exchange, picked: Picked) -> tuple[list[bool], list[Outcome]]:
+        """In one transaction: record the batch's outcomes, claim the rows it reserved and
+        reserve up to ``batch.reserve`` more of the day's due rows. ``picked`` gets those as
+        soon as they are reserved, before the commit. Returns whether each claim held, and
+        the outcomes refused (late: their rows were claimed again since)."""
+        day, reserve = batch.day, batch.reserve
         try:
             connection = self._connection or self._connect()
         except DBAPIError as error:
@@ -139,8 +132,8 @@ class SharedWriter:
         try:
             with connection.begin():
                 raw = connection.connection.driver_connection
-                values = {"day": day, "now": now, "me": self.lease.id, "after": self._after}
-                claimed, refused, rows = _statements(raw, values, outcomes, claims, reserve)
+                values = {"day": day, "now": batch.now, "me": self.lease.id, "after": self._after}
+                claimed, refused, rows = _statements(raw, values, batch)
                 if len(rows) < reserve and self._after:  # wrap: rows deferred or freed since
                     again = _RESERVE.format(n=int(reserve - len(rows)))
                     rows += _cursor(raw).execute(again, {**values, "after": ""}).fetchall()
@@ -164,13 +157,10 @@ def _cursor(raw: Any) -> Any:
 
 
 def _statements(
-    raw: Any,
-    values: dict[str, Any],
-    outcomes: Sequence[Outcome],
-    claims: Sequence[Delivery],
-    reserve: int,
+    raw: Any, values: dict[str, Any], batch: Exchange
 ) -> tuple[list[bool], list[Outcome], list[Any]]:
     """Record, claim and reserve in one round trip; drop rows whose recipient left."""
+    outcomes, claims, reserve = batch.outcomes, batch.claims, batch.reserve
     record, claim, more = raw.cursor(), raw.cursor(), raw.cursor()
     addresses = [row.address for row in claims]
     with raw.pipeline():
