@@ -19,11 +19,10 @@ from click.testing import CliRunner
 
 from builders import DATABASE, SUBPROCESSES, require_tool
 from bulletin.store import Store
-from postgres_server import Cluster, server_bindir
+from postgres_server import TEMPLATE, Cluster, server_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASES = ("sqlite", "postgresql")
-TEMPLATE = "bulletin_template"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 PASSWORD_ROLE = "bulletin_login"  # the one role that must log in with a password
+TEMPLATE = "bulletin_template"  # holds bulletin's schema; each test's database is its copy
 
 
 def server_bindir() -> Path | None:

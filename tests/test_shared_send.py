@@ -28,8 +28,7 @@ from builders import (
 )
 from bulletin.config import Config
 from bulletin.store import Leadership, Store, digests
-from conftest import TEMPLATE
-from postgres_server import Cluster
+from postgres_server import TEMPLATE, Cluster
 from smtp_servers import Server
 
 pytestmark = pytest.mark.slow  # every test here runs bulletin in subprocesses

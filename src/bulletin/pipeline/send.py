@@ -97,25 +97,36 @@ def send_rows(
         if total is not None:
             total(store.ledger.count_due(day, now))
         messages = Messages(ctx, store, day, variant, clock)
-        loop = delivery.SendLoop(
-            store.ledger,
-            messages.render,
-            delivery.channels(settings.target, day),
-            settings.loop,
-            clock,
-            progress,
-        )
-        tally = loop.run(day)
+        channels = delivery.channels(settings.target, day)
+        for _ in range(_PASSES):
+            loop = delivery.SendLoop(
+                store.ledger, messages.render, channels, settings.loop, clock, progress
+            )
+            tally = loop.run(day)
+            _add(report, tally)
+            # A transaction the server missed can leave a row this sender reserved but no
+            # worker of it holds: freed, it is sent by another pass (or by the others).
+            if tally.paused or tally.interrupted or lease.lost or not lease.free():
+                break
         if lease.lost:  # others took this sender for dead: its rows are theirs to finish
-            tally.paused = tally.paused or (
+            report.paused = report.paused or (
                 f"this sender was silent for {timeout:g} s (schedule.leader_timeout), so the "
                 "others took it for dead; run the send again to finish"
             )
-    for name in ("sent", "deferred", "failed", "unknown", "refused", "paused", "interrupted"):
-        setattr(report, name, getattr(tally, name))
     report.counts = store.ledger.counts(day)
     report.reserved = store.ledger.reserved(day) if store.shared else 0
     return report
+
+
+_PASSES = 3  # send loops at most per send: the first, and those for rows freed after it
+
+
+def _add(report: SendReport, tally: delivery.Tally) -> None:
+    """Add what one pass of the send loop did to the send's report."""
+    for name in ("sent", "deferred", "failed", "unknown", "refused"):
+        setattr(report, name, getattr(report, name) + getattr(tally, name))
+    report.paused = report.paused or tally.paused
+    report.interrupted = report.interrupted or tally.interrupted
 
 
 def would_send(ctx: RunContext, store: Store, day: date) -> list[str]:

@@ -26,7 +26,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, insert, update
+from sqlalchemy import Connection, Engine, delete, func, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from bulletin.errors import StoreError
@@ -146,21 +146,25 @@ class Lease:
         """Whether no other process can have taken this sender for dead yet."""
         return not self.lost and time.monotonic() < self._valid_until
 
+    def free(self) -> int:
+        """Free the rows this sender reserved and did not claim (none, after a send whose
+        every transaction committed); how many."""
+        with transaction(self.engine) as connection:
+            return _free(connection, self.id)
+
     def end(self, now: datetime | None = None) -> int:
         """Unregister; rows still in flight (a send that failed midway) become ``unknown``,
         rows only reserved are free again. Returns how many became unknown."""
         if self.id is None or self.lost:
             return 0
         c = ledger.c
-        mine = update(ledger).where(c.sender_id == self.id)
-        stranded = mine.where(c.status == "sending")
+        stranded = update(ledger).where(c.sender_id == self.id, c.status == "sending")
         try:
             with transaction(self.engine) as connection:
                 result = connection.execute(
                     stranded.values(status="unknown", reply=REAPED, changed=now or func.now())
                 )
-                reserved = mine.where(c.status.in_(("pending", "deferred")))
-                connection.execute(reserved.values(sender_id=None))
+                _free(connection, self.id)
                 connection.execute(delete(senders).where(senders.c.id == self.id))
                 return int(result.rowcount)
         except StoreError as error:  # unreachable: the others' reaper does it later
@@ -193,6 +197,13 @@ class Lease:
                 reap(self.engine, self.timeout)
 
 
+def _free(connection: Connection, sender_id: int | None) -> int:
+    """Free the waiting rows ``sender_id`` reserved; how many."""
+    c = ledger.c
+    reserved = update(ledger).where(c.sender_id == sender_id, c.status.in_(("pending", "deferred")))
+    return int(connection.execute(reserved.values(sender_id=None)).rowcount)
+
+
 class LocalLease:
     """A SQLite store's sender: alone under its file lock, never reaped by anyone."""
 
@@ -202,6 +213,10 @@ class LocalLease:
     def held(self) -> bool:
         """Always: nobody else sends."""
         return True
+
+    def free(self) -> int:
+        """Nothing to free: SQLite's sender reserves no rows."""
+        return 0
 
 
 LOCAL = LocalLease()
