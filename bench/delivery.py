@@ -70,8 +70,8 @@ print(json.dumps({"sent": report.sent, "failed": report.failed, "deferred": repo
 """
 
 # Four of these claim and record a day's rows as fast as they can, no SMTP: the ledger's
-# own capacity. Each transaction records the last batch, claims the batch it reserved and
-# reserves the next (batches of 4), as a sender's transactions do.
+# own capacity. Each transaction records the last batch and claims the next (batches of 4),
+# as a sender's transactions do.
 CLAIMS = """
 import json, sys, time
 from datetime import UTC, date, datetime
@@ -79,18 +79,16 @@ from bulletin.model import Exchange, Outcome
 from bulletin.store import Store
 day, now = date.fromisoformat(sys.argv[2]), datetime.now(UTC)
 with Store.open(sys.argv[1]) as store, store.ledger.lock("bench", 30):
-    claimed, last, held, started = 0, [], [], time.perf_counter()
+    claimed, last, started = 0, [], time.perf_counter()
     with store.ledger.writer() as writer:
         while True:
             rows = []
-            batch = Exchange(day, now, last, held, reserve=4)
-            got, _ = writer.exchange(batch, lambda more, _: rows.extend(more))
-            claimed += sum(got)
+            writer.exchange(Exchange(day, now, last, pull=4), lambda more, _: rows.extend(more))
+            if not rows:
+                break  # that transaction recorded the last outcomes
+            claimed += len(rows)
             last = [Outcome(day, r.address, "sent", "250", "<m>", "smtp", attempt=r.attempts + 1)
-                    for r, ok in zip(held, got) if ok]
-            if not rows and not held:
-                break
-            held = rows
+                    for r in rows]
     print(json.dumps({"claimed": claimed, "seconds": time.perf_counter() - started}))
 """
 

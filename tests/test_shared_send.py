@@ -119,8 +119,7 @@ def test_a_sender_killed_at_random_leaves_at_most_its_connections_unknown(
                 process.communicate(timeout=120)
             left = counts(config)
             in_doubt = left["unknown"] + left["sending"]
-            # What the dead one had only reserved, never sent, waits for it to be reaped.
-            assert left["pending"] <= connections and in_doubt <= connections, (trial, left)
+            assert left["pending"] == 0 and in_doubt <= connections, (trial, left)
             with Store.open(config.store_url) as store:
                 doubtful = {r.address for r in store.ledger.rows(DAY, ["unknown", "sending"])}
             time.sleep(max(0.0, killed + TIMEOUT + 0.5 - time.monotonic()))  # reapable now

@@ -37,21 +37,11 @@ def shared(postgres_url: str) -> Iterator[Store]:
 
 
 def pull(store: Store, count: int = 1) -> list[Any]:
-    """Reserve ``count`` rows, then claim them, as the sender registered in
-    ``store.ledger.lease``; the rows claimed."""
-    reserved: list[Any] = []
+    """Claim ``count`` rows for the sender registered in ``store.ledger.lease``."""
+    got: list[Any] = []
     with store.ledger.writer() as writer:
-        writer.exchange(Exchange(DAY, NOW, reserve=count), lambda rows, _: reserved.extend(rows))
-        held, _ = writer.exchange(Exchange(DAY, NOW, claims=reserved), lambda *_: None)
-    return [row for row, ok in zip(reserved, held, strict=True) if ok]
-
-
-def reserve(store: Store, count: int = 1) -> list[Any]:
-    """Reserve ``count`` rows without claiming them."""
-    reserved: list[Any] = []
-    with store.ledger.writer() as writer:
-        writer.exchange(Exchange(DAY, NOW, reserve=count), lambda rows, _: reserved.extend(rows))
-    return reserved
+        writer.exchange(Exchange(DAY, NOW, pull=count), lambda rows, _: got.extend(rows))
+    return got
 
 
 def record(store: Store, outcome: Outcome) -> list[Outcome]:
@@ -178,30 +168,13 @@ def test_a_late_answer_on_a_reaped_row_is_still_recorded(shared: Store) -> None:
     assert {r.address for r in shared.ledger.rows(DAY, ["sent"])} == {address}
 
 
-def test_a_sender_that_ends_cleanly_leaves_nothing_registered_in_flight_or_reserved(
+def test_a_sender_that_ends_cleanly_leaves_nothing_registered_or_in_flight(
     shared: Store,
 ) -> None:
     with shared.ledger.lock("send", timeout=30):
         pull(shared)  # claimed, never answered: the send failed midway
-        (kept,) = reserve(shared)  # reserved for the next message, never sent
     assert shared.ledger.senders(30) == []
     assert shared.ledger.counts(DAY)["unknown"] == 1
-    with shared.engine.begin() as connection:
-        owner = connection.execute(
-            ledger.select()
-            .with_only_columns(ledger.c.sender_id, ledger.c.status)
-            .where(ledger.c.address == kept.address)
-        ).one()
-    assert tuple(owner) == (None, "pending")  # free for the other senders
-
-
-def test_the_reaper_frees_what_a_dead_sender_had_only_reserved(shared: Store) -> None:
-    with shared.ledger.lock("send", timeout=30) as dead:
-        reserve(shared, 2)
-        silence(shared, dead.id)
-        assert shared.ledger.reap(NOW, 30) == 0  # nothing was on the wire
-    with Store.open(shared.url) as other, other.ledger.lock("send", timeout=30):
-        assert len(pull(other, 2)) == 2
 
 
 def test_a_reaped_sender_learns_it_at_its_next_heartbeat_and_ends_no_message(

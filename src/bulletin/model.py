@@ -187,14 +187,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One transaction of a send on a shared store: the outcomes to record, the rows the
-    workers reserved and now claim, and how many rows to reserve for their next messages."""
+    """One transaction of a send on a shared store: the outcomes to record, and how many of
+    the day's due rows to claim for the workers' next messages."""
 
     day: date
     now: datetime
     outcomes: Sequence[Outcome] = ()
-    claims: Sequence[Delivery] = ()
-    reserve: int = 0
+    pull: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """The send loop's ledger writer: one thread committing every worker's changes together.
 
-Each worker hands it a ``Request``: the outcome of its previous message and the row it wants
-to send next, which it starts sending while the transaction commits, waiting for the commit
-only before the end of the data (``Request.wait``). As many requests as are waiting go into
-one transaction (group commit). On SQLite its one sender names any due row; on a shared
-PostgreSQL store (``share``) a worker names the row it reserved, and the same transaction
-reserves its next one, handed over before the commit.
+Each worker hands it a ``Request``: the outcome of its previous message, and either the row
+it wants next (SQLite: its one sender names the rows) or a wish for whichever row is free (a
+shared PostgreSQL store: ``share``). As many requests as are waiting go into one transaction
+(group commit). The worker sends its next message while the transaction commits, waiting for
+the commit only before the end of the data (``Request.wait``); a row claimed for it on a
+shared store is handed over as soon as it is claimed, before the commit.
 
 When a shared store's server goes away, the transaction is tried again, with backoff, until
 it is back or the send is stopped: outcomes are never dropped (each is recorded only under
@@ -35,7 +35,7 @@ class Recorder(Protocol):
 
     @property
     def shared(self) -> bool:
-        """Whether senders share the day: rows are reserved before they are claimed."""
+        """Whether senders share the day: each claims whichever rows are free."""
         ...
 
     def apply(
@@ -45,8 +45,8 @@ class Recorder(Protocol):
     def exchange(
         self, batch: Exchange, picked: Callable[[list[Delivery], bool], None]
     ) -> tuple[list[bool], list[Outcome]]:
-        """Record, claim the reserved rows and reserve more (a shared store's); whether each
-        claim held, and the outcomes refused (their rows were claimed again since)."""
+        """Record and claim whichever rows are free (a shared store's); the named claims'
+        (none) and the outcomes refused (their rows are no longer under that claim)."""
         ...
 
 
@@ -55,7 +55,7 @@ class LedgerPort(Protocol):
 
     @property
     def shared(self) -> bool:
-        """Whether several senders share it (rows are reserved, claims held under a lease)."""
+        """Whether several senders share it (free rows are claimed, under a lease)."""
         ...
 
     def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
@@ -77,7 +77,7 @@ class Request:
         "lease",
         "outcome",
         "picked",
-        "reserve",
+        "pull",
         "row",
         "uncertain",
         "verdict",
@@ -87,10 +87,10 @@ class Request:
         self,
         outcome: Outcome | None,
         claim: Delivery | None = None,
-        reserve: bool = False,
+        pull: bool = False,
         lease: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.outcome, self.claim, self.reserve, self.lease = outcome, claim, reserve, lease
+        self.outcome, self.claim, self.pull, self.lease = outcome, claim, pull, lease
         self.row: Delivery | None = None
         self.claimed = self.handed = False
         self.uncertain = False  # its transaction may or may not have committed
@@ -103,7 +103,7 @@ class Request:
         self.picked.acquire()
 
     def next_row(self) -> Delivery | None:
-        """The row reserved for the worker's next message (before the commit); None when
+        """The row claimed for the worker's next message (before the commit); None when
         the day has run dry."""
         self.picked.acquire()
         if self.error is not None:
@@ -122,10 +122,10 @@ class Request:
         return self.verdict
 
     def handed_back(self, row: Delivery, transport: str) -> Outcome | None:
-        """For a shared store's row not sent (its claim did not hold or commit, or the lease
+        """For a shared store's row not sent (its claim may not have committed, or the lease
         ran out before the end of the data): the outcome that makes it pending again, if the
         claim was made after all."""
-        if not self.reserve or self.claim is None or not (self.claimed or self.uncertain):
+        if not (self.pull and self.handed and (self.claimed or self.uncertain)):
             return None  # not a shared store's claim, or one known not to have been made
         reply = "handed back unsent: the claim did not hold before the end of the data"
         return Outcome(
@@ -155,10 +155,10 @@ class Writer(threading.Thread):
         self.requests.put(request)
         return request
 
-    def share(self, outcome: Outcome | None, claim: Delivery | None) -> Request:
-        """On a shared store: queue ``outcome``, the claim of the reserved row ``claim`` and
-        the reservation of the next; its request."""
-        request = Request(outcome, claim, reserve=True, lease=self.ledger.lease_held)
+    def share(self, outcome: Outcome | None) -> Request:
+        """On a shared store: queue ``outcome`` and the claim of whichever due row is free;
+        its request."""
+        request = Request(outcome, pull=True, lease=self.ledger.lease_held)
         self.requests.put(request)
         return request
 
@@ -249,31 +249,30 @@ class Writer(threading.Thread):
     def _share(
         self, recorder: Recorder, batch: list[Request], outcomes: list[Outcome]
     ) -> list[Outcome]:
-        reserving = [r for r in batch if r.reserve]
+        pulling = [r for r in batch if r.pull]
 
         def picked(rows: list[Delivery], dry: bool) -> None:
-            for request, row in zip(reserving, rows, strict=False):
+            for request, row in zip(pulling, rows, strict=False):
                 request.row, request.handed = row, True
                 request.picked.release()
-            for request in reserving[len(rows) :]:  # the day ran dry: nothing for these
+            for request in pulling[len(rows) :]:  # the day ran dry: nothing for these
                 request.picked.release()
 
-        claims = [r.claim for r in batch if r.claim is not None]
-        work = Exchange(self.day, self.clock(), outcomes, claims, len(reserving))
-        claimed, refused = recorder.exchange(work, picked)
-        held = iter(claimed)
+        _, refused = recorder.exchange(
+            Exchange(self.day, self.clock(), outcomes, len(pulling)), picked
+        )
         for request in batch:
-            request.claimed = next(held) if request.claim is not None else False
+            request.claimed = request.handed
         return refused
 
 
 def _carried(batch: list[Request]) -> list[Request]:
     """What a transaction that did not commit leaves to try again: every outcome, and every
-    request not yet handed its next row; one that was handed it is told that its claim did
-    not hold (its worker then hands the row back, and claims the one it was handed)."""
+    pull not yet handed a row; a pull that was handed one is told it is not its to send (its
+    worker hands it back, in case the commit happened after all)."""
     again = []
     for request in batch:
-        if request.reserve and request.handed:
+        if request.pull and request.handed:
             if request.outcome is not None:
                 again.append(Request(request.outcome))  # nobody waits on this copy
             request.claimed, request.uncertain = False, True

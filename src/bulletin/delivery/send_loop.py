@@ -202,13 +202,11 @@ class SendLoop:
             self._drain()
 
     def _share(self) -> None:
-        """A worker on a shared store: sends the row it reserved while the next is reserved,
-        until none is left."""
+        """A worker on a shared store: claims whichever due row is free, until none is."""
         channel = self.channel()
         previous: Outcome | None = None
         try:
-            row = self.writer.share(None, None).next_row()
-            while row is not None and not self.stop.is_set():
+            while not self.stop.is_set():
                 if self.limiter.interval or not channel.is_open:
                     previous = self._record(previous)
                 if not self._open(channel):
@@ -216,10 +214,12 @@ class SendLoop:
                 self.limiter.wait(self.stop)
                 if self.stop.is_set():
                     break
-                claim = self.writer.share(previous, row)
+                claim = self.writer.share(previous)
                 previous = None  # in the writer's hands now
-                previous = self._send(channel, row, claim)
                 row = claim.next_row()
+                if row is None:
+                    break  # nothing left to claim for this day
+                previous = self._send(channel, row, claim)
         except BaseException as error:  # the ledger failed: stop everything, report it
             self.failure = self.failure or error
             self.stop.set()

@@ -50,19 +50,16 @@ class SendReport:
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
 
-    reserved: int = 0  # the day's rows other senders of a shared store had reserved
-
     @property
     def elsewhere(self) -> int:
-        """Rows in other senders' hands when this send ended (a shared store's): in flight,
-        or reserved for their next message (a send of its own leaves none)."""
-        return self.counts.get("sending", 0) + self.reserved
+        """Rows still in flight when this send ended: other senders' of a shared store (a
+        send of its own leaves none)."""
+        return self.counts.get("sending", 0)
 
     @property
     def ok(self) -> bool:
-        """Whether every row of the day is sent, or in another sender's hands."""
-        waiting = self.counts.get("pending", 0) - self.reserved
-        return not self.paused and all_sent({**self.counts, "sending": 0, "pending": waiting})
+        """Whether every row of the day is sent, or in flight with another sender."""
+        return not self.paused and all_sent({**self.counts, "sending": 0})
 
 
 def send_rows(
@@ -98,35 +95,19 @@ def send_rows(
             total(store.ledger.count_due(day, now))
         messages = Messages(ctx, store, day, variant, clock)
         channels = delivery.channels(settings.target, day)
-        for _ in range(_PASSES):
-            loop = delivery.SendLoop(
-                store.ledger, messages.render, channels, settings.loop, clock, progress
-            )
-            tally = loop.run(day)
-            _add(report, tally)
-            # A transaction the server missed can leave a row this sender reserved but no
-            # worker of it holds: freed, it is sent by another pass (or by the others).
-            if tally.paused or tally.interrupted or lease.lost or not lease.free():
-                break
+        loop = delivery.SendLoop(
+            store.ledger, messages.render, channels, settings.loop, clock, progress
+        )
+        tally = loop.run(day)
+        for name in ("sent", "deferred", "failed", "unknown", "refused", "paused", "interrupted"):
+            setattr(report, name, getattr(tally, name))
         if lease.lost:  # others took this sender for dead: its rows are theirs to finish
             report.paused = report.paused or (
                 f"this sender was silent for {timeout:g} s (schedule.leader_timeout), so the "
                 "others took it for dead; run the send again to finish"
             )
     report.counts = store.ledger.counts(day)
-    report.reserved = store.ledger.reserved(day) if store.shared else 0
     return report
-
-
-_PASSES = 3  # send loops at most per send: the first, and those for rows freed after it
-
-
-def _add(report: SendReport, tally: delivery.Tally) -> None:
-    """Add what one pass of the send loop did to the send's report."""
-    for name in ("sent", "deferred", "failed", "unknown", "refused"):
-        setattr(report, name, getattr(report, name) + getattr(tally, name))
-    report.paused = report.paused or tally.paused
-    report.interrupted = report.interrupted or tally.interrupted
 
 
 def would_send(ctx: RunContext, store: Store, day: date) -> list[str]:

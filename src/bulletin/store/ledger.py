@@ -131,9 +131,8 @@ class Ledger:
     def retry_unknown(self, day: date, now: datetime) -> int:
         """Make the day's ``unknown`` rows pending again: the operator's explicit choice."""
         query = update(ledger).where(ledger.c.day == day, ledger.c.status == "unknown")
-        values = {"status": "pending", "changed": now, "sender_id": None}  # nobody's again
         with transaction(self.engine) as connection:
-            return int(connection.execute(query.values(**values)).rowcount)
+            return int(connection.execute(query.values(status="pending", changed=now)).rowcount)
 
     def plan(self, day: date, now: datetime) -> int:
         """Add a pending row for each active recipient without one; returns how many.
@@ -222,16 +221,6 @@ class Ledger:
         with transaction(self.engine) as connection:
             found = {status: int(n) for status, n in connection.execute(query)}
         return {state: found.get(state, 0) for state in STATES}
-
-    def reserved(self, day: date) -> int:
-        """How many of the day's waiting rows a sender of a shared store has reserved (each
-        worker keeps its next one; a dead sender's are freed when it is reaped)."""
-        c = ledger.c
-        query = select(func.count()).where(
-            c.day == day, c.status.in_(("pending", "deferred")), c.sender_id.is_not(None)
-        )
-        with transaction(self.engine) as connection:
-            return int(connection.scalar(query) or 0)
 
     def rows(self, day: date, statuses: Sequence[str]) -> Iterator[Delivery]:
         """The day's rows in some states, by address, a page at a time."""

@@ -26,7 +26,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, func, insert, update
+from sqlalchemy import Engine, delete, func, insert, update
 from sqlalchemy.exc import DBAPIError
 
 from bulletin.errors import StoreError
@@ -35,16 +35,12 @@ from bulletin.store.schema import ledger, senders
 
 REAPED = "the sender stopped while sending: the server may or may not have it"
 
-# One statement: stale senders go, their rows in flight become unknown with them, and the
-# rows they had only reserved are free again. The main UPDATE sees ``senders`` as it was
-# before the DELETE (one snapshot), hence both tests.
+# One statement: stale senders go, and their rows in flight become unknown with them. The
+# main UPDATE sees ``senders`` as it was before the DELETE (one snapshot), hence both tests.
 _REAP = """
 WITH dead AS (
     DELETE FROM senders WHERE heartbeat < now() - make_interval(secs => %(timeout)s)
     RETURNING id
-), freed AS (
-    UPDATE ledger SET sender_id = NULL
-    WHERE status IN ('pending', 'deferred') AND sender_id IN (SELECT id FROM dead)
 )
 UPDATE ledger SET status = 'unknown', changed = COALESCE(%(now)s, now()), reply = %(reply)s
 WHERE status = 'sending' AND (
@@ -146,15 +142,9 @@ class Lease:
         """Whether no other process can have taken this sender for dead yet."""
         return not self.lost and time.monotonic() < self._valid_until
 
-    def free(self) -> int:
-        """Free the rows this sender reserved and did not claim (none, after a send whose
-        every transaction committed); how many."""
-        with transaction(self.engine) as connection:
-            return _free(connection, self.id)
-
     def end(self, now: datetime | None = None) -> int:
-        """Unregister; rows still in flight (a send that failed midway) become ``unknown``,
-        rows only reserved are free again. Returns how many became unknown."""
+        """Unregister; rows still in flight (a send that failed midway) become ``unknown``.
+        Returns how many did."""
         if self.id is None or self.lost:
             return 0
         c = ledger.c
@@ -164,7 +154,6 @@ class Lease:
                 result = connection.execute(
                     stranded.values(status="unknown", reply=REAPED, changed=now or func.now())
                 )
-                _free(connection, self.id)
                 connection.execute(delete(senders).where(senders.c.id == self.id))
                 return int(result.rowcount)
         except StoreError as error:  # unreachable: the others' reaper does it later
@@ -197,13 +186,6 @@ class Lease:
                 reap(self.engine, self.timeout)
 
 
-def _free(connection: Connection, sender_id: int | None) -> int:
-    """Free the waiting rows ``sender_id`` reserved; how many."""
-    c = ledger.c
-    reserved = update(ledger).where(c.sender_id == sender_id, c.status.in_(("pending", "deferred")))
-    return int(connection.execute(reserved.values(sender_id=None)).rowcount)
-
-
 class LocalLease:
     """A SQLite store's sender: alone under its file lock, never reaped by anyone."""
 
@@ -213,10 +195,6 @@ class LocalLease:
     def held(self) -> bool:
         """Always: nobody else sends."""
         return True
-
-    def free(self) -> int:
-        """Nothing to free: SQLite's sender reserves no rows."""
-        return 0
 
 
 LOCAL = LocalLease()
