@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, update
 
 from bulletin.config import Config, load_config
-from bulletin.model import Category, Item, Site, direction_for, paragraphs_to_html
-from bulletin.store import ListEntry, Store
+from bulletin.model import (
+    Category,
+    Delivery,
+    Item,
+    Outcome,
+    Site,
+    direction_for,
+    paragraphs_to_html,
+)
+from bulletin.store import ListEntry, Store, ledger, senders
 
 DAY = date(2024, 3, 1)
 NOW = datetime(2024, 3, 1, 18, 0, tzinfo=UTC)  # the evening of DAY, when its digest goes out
@@ -143,6 +152,16 @@ class Clock:
 # --- deployments -----------------------------------------------------------------------------
 
 
+class _Database:
+    """The store URL of the running test when it runs on each database (set by the
+    ``database`` fixture); None: a SQLite file in the deployment's folder."""
+
+    url: str | None = None
+
+
+DATABASE = _Database()
+
+
 def make_deployment(
     folder: Path,
     *,
@@ -159,7 +178,8 @@ def make_deployment(
     127.0.0.1 that gets 5 seconds to answer. ``zone`` is the site's time zone (default UTC).
     Each of ``sections`` (``delivery={"retry_limit": 3}``, ``schedule={...}``,
     ``store={"url": "sqlite://"}``, ...) is merged key by key over what this writes. The
-    store is ``folder``/var/bulletin.db unless told otherwise; nothing is written to it.
+    store is the test's database when it runs on each (the ``database`` fixture), else
+    ``folder``/var/bulletin.db, unless told otherwise; nothing is written to it.
     """
     site: dict[str, Any] = {"title": "Daily Bugle", "base_url": "https://news.example.org/"}
     if zone is not None:
@@ -171,10 +191,14 @@ def make_deployment(
     if smtp_port is not None:
         smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 5}
         delivery["smtp"] = smtp
-    config = _merged(
-        {"site": site, "categories": [{"name": name} for name in categories], "delivery": delivery},
-        sections,
-    )
+    base: dict[str, Any] = {
+        "site": site,
+        "categories": [{"name": name} for name in categories],
+        "delivery": delivery,
+    }
+    if DATABASE.url is not None:
+        base["store"] = {"url": DATABASE.url}
+    config = _merged(base, sections)
     path = folder / "config.yaml"
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
     return load_config(path)
@@ -230,15 +254,56 @@ def store_at_version(url: str, version: int) -> Store:
     """
     from sqlalchemy import insert
 
-    from bulletin.store import MIGRATIONS, schema_version
+    from bulletin.store import MIGRATIONS, metadata, schema_version
 
     old = Store(url)
     with old.engine.begin() as connection:
+        metadata.drop_all(connection)  # a PostgreSQL test database comes with today's schema
         schema_version.create(connection)
         for number, _, migrate in MIGRATIONS[:version]:
             migrate(connection)
             connection.execute(insert(schema_version).values(version=number, applied=NOW))
     return old
+
+
+def crashed_send(
+    store: Store, claimed: Sequence[Delivery], sent: Sequence[Outcome], now: datetime
+) -> None:
+    """What a sender that died mid-send leaves: ``claimed`` rows claimed, ``sent`` recorded.
+
+    On PostgreSQL also its registration, with a heartbeat long stale, so that the next
+    sender to look takes it for dead.
+    """
+    if not store.shared:
+        store.ledger.apply([], claimed, now)
+        store.ledger.apply(sent, [], now)
+        return
+    c = ledger.c
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # stale whatever the database's clock says
+    with store.engine.begin() as connection:
+        values = {"host": "crashed", "pid": 0, "command": "send", "started": long_ago}
+        sender = connection.execute(
+            insert(senders).values(heartbeat=long_ago, **values).returning(senders.c.id)
+        ).scalar_one()
+        for row in claimed:
+            connection.execute(
+                update(ledger)
+                .where(c.day == row.day, c.address == row.address)
+                .values(status="sending", attempts=c.attempts + 1, sender_id=sender, changed=now)
+            )
+        for outcome in sent:
+            connection.execute(
+                update(ledger)
+                .where(c.day == outcome.day, c.address == outcome.address)
+                .values(
+                    status=outcome.status,
+                    reply=outcome.reply,
+                    sent=now,
+                    changed=now,
+                    message_id=outcome.message_id,
+                    transport=outcome.transport,
+                )
+            )
 
 
 # --- the bulletin command --------------------------------------------------------------------
@@ -297,8 +362,8 @@ def _check_marked() -> None:
 def require_tool(available: bool, what: str, setup: str = "digest.sh") -> None:
     """Skip the calling test, loudly, when a tool it needs is missing; fail instead under CI=true.
 
-    The tools (chromium, java with vnu.jar, spamassassin; dovecot) are installed by
-    .ci/setup.d/*.sh (``setup`` names the one).
+    The tools (chromium, java with vnu.jar, spamassassin; dovecot; PostgreSQL's server) are
+    installed by .ci/setup.d/*.sh (``setup`` names the one).
     """
     if available:
         return

@@ -41,6 +41,7 @@ class Mailbox:
     pipelining: bool = False
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     on_message: Callable[[int], None] | None = None  # called with the count, before replying
+    on_rcpt: Callable[[str], None] | None = None  # called with each recipient, before replying
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
@@ -54,6 +55,8 @@ class Mailbox:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.on_rcpt is not None:
+            self.on_rcpt(address)
         for prefix, reply in RCPT_FAULTS.items():
             if address.startswith(prefix):
                 return reply
@@ -61,6 +64,11 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if server.transport is None:
+            # The client hung up before the end of the data: a real server discards the
+            # message (RFC 5321 4.1.1.4), but aiosmtpd's DATA loop, ending when its transport
+            # goes, may hand it over when the last lines were already buffered.
+            return "451 4.3.0 connection lost before the end of the data"
         rcpt = envelope.rcpt_tos[0]
         if rcpt.startswith("spam"):
             return "554 5.7.1 message refused as spam"

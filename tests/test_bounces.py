@@ -226,7 +226,7 @@ def test_a_refusal_during_the_send_counts_as_a_bounce(tmp_path: Path) -> None:
             digest={"send_empty": True},
         )
         report = pipeline.send_day(pipeline.RunContext(config), DAY, clock=Clock())
-    assert report.refused == 1
+    assert report.bounced == 1
     assert statuses(config) == {
         "bad@example.net": "bounced",
         "busy@example.net": "active",  # 451: deferred and retried, not a bounce

@@ -12,10 +12,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from builders import BULLETIN
 from bulletin.cli import main
+from bulletin.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -90,3 +92,27 @@ def test_the_image_runs_bulletin_serve_as_a_user_with_volumes_and_a_health_check
     for source in re.findall(r"^COPY\s+(?!--from)(.+?)\s+\S+$", text, re.M):
         for path in source.split():
             assert (ROOT / path).exists(), f"the Dockerfile copies {path}, which is missing"
+
+
+def test_the_compose_file_runs_two_serve_on_one_postgresql_behind_the_web_endpoint() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    serving = [s for s in services.values() if s.get("command", [])[:1] == ["serve"]]
+    assert len(serving) == 2 and "postgres" in services and "web" in services
+    for service in serving:
+        result = CliRunner().invoke(main, [*service["command"], "--help"])
+        assert result.exit_code == 0, result.output
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        # The password reaches bulletin through the environment, never config.yaml.
+        assert "BULLETIN_DB_PASSWORD" in service["environment"]
+        mounts = [volume.split(":")[:2] for volume in service["volumes"]]
+        assert ["feeds", "/srv/bulletin/feeds"] in mounts  # one feeds/ the leader writes
+    web = services["web"]
+    assert "feeds:/usr/share/nginx/html:ro" in web["volumes"]
+    assert "proxy_pass http://bulletin" in compose["configs"]["web"]["content"]
+    # The store section its header asks for is one bulletin accepts.
+    header = (DEPLOY / "compose.yaml").read_text(encoding="utf-8").split("\nname:")[0]
+    url = re.search(r"url: (\S+)", header)
+    assert url is not None
+    config = parse_config(f"store:\n  url: {url.group(1)}\n", "compose.yaml", ROOT)
+    assert config.store.url == url.group(1)

@@ -56,6 +56,7 @@ OWNERS = {
     "pydantic": "config",
     "pydantic_core": "config",
     "requests": "http_client",
+    "psycopg": "store",
     "rich": "cli.mail",
     "slugify": "text",
     "smtplib": "delivery.smtp",

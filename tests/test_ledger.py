@@ -20,6 +20,9 @@ from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store
 from smtp_servers import Server, self_signed
 
+# Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 
 def setup(folder: Path, addresses: list[str], port: int | None = None, **delivery: Any) -> Config:
     """A deployment with two items on DAY and ``addresses`` on its list, by SMTP on ``port``
@@ -225,6 +228,7 @@ def test_the_rate_limit_spaces_the_messages(tmp_path: Path, server: Server) -> N
     assert time.monotonic() - started >= 0.25  # 6 messages at 20/s: at least 5 intervals
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL senders share the day: test_shared_send.py
 def test_a_second_sender_on_the_same_store_is_refused(tmp_path: Path, server: Server) -> None:
     config = setup(tmp_path, readers(2), server.port)
     with (
@@ -299,8 +303,10 @@ def test_a_recipient_who_leaves_during_the_send_gets_nothing_even_mid_message(
     tmp_path: Path, server: Server
 ) -> None:
     # The message to reader002 is on the wire while its claim commits; the claim fails
-    # (reader002 has just left), so the message is abandoned before its end.
-    config = setup(tmp_path, readers(4), server.port)
+    # (reader002 has just left), so the message is abandoned before its end. One connection
+    # sends the four in turn (on SQLite one worker gets them all anyway; on PostgreSQL four
+    # connections would claim the four rows at once, before anyone leaves).
+    config = setup(tmp_path, readers(4), server.port, smtp={"connections": 1})
 
     def leave(count: int) -> None:
         if count == 1:
@@ -314,6 +320,7 @@ def test_a_recipient_who_leaves_during_the_send_gets_nothing_even_mid_message(
     assert readers(4)[2] not in ledger(config)
 
 
+@pytest.mark.sqlite_only  # SQLite's query planner; PostgreSQL claims by SKIP LOCKED instead
 def test_claiming_a_large_batch_looks_rows_up_by_key(tmp_path: Path) -> None:
     # Without care SQLite picks the (status, day) index for six or more addresses and reads
     # every pending row of the day for each batch.

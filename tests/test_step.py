@@ -21,13 +21,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from builders import Clock, make_deployment, make_item, save_items
+from builders import Clock, crashed_send, make_deployment, make_item, save_items
 from bulletin import pipeline
 from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.model import Item, paragraphs_to_html
 from bulletin.store import Busy, ListEntry, Outcome, Store
 from smtp_servers import Server
+
+# Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -287,9 +290,11 @@ def test_start_up_after_a_crash_mid_digest_finishes_it_without_doubles(tmp_path:
             store.ledger.plan(day, crashed_at)
             rows = list(store.ledger.due(day, crashed_at))
             # Two copies went out and were recorded; a third was in flight at the crash.
-            store.ledger.apply([], rows[:3], crashed_at)
-            sent = [Outcome(day, r.address, "sent", "250 ok", "<m>", "smtp") for r in rows[:2]]
-            store.ledger.apply(sent, [], crashed_at)
+            sent = [
+                Outcome(day, r.address, "sent", "250 ok", "<m>", "smtp", attempt=1)
+                for r in rows[:2]
+            ]
+            crashed_send(store, rows[:3], sent, crashed_at)
 
         report = step(config, crashed_at + timedelta(minutes=30))
         again = step(config, crashed_at + timedelta(hours=1))
@@ -384,7 +389,9 @@ def test_a_second_runner_waits_then_gives_up_with_a_clear_message(
     save_items(config, [story(day, news_of(day))])
     lock = hold(config, pipeline.RUN_LOCK)
     try:
-        with pytest.raises(Busy, match=r"another bulletin \(pid \d+ the test\) is working"):
+        # On PostgreSQL the holder also says its host: "(host-a pid 12 the test)".
+        holder = r"\((\S+ )?pid \d+ the test\)"
+        with pytest.raises(Busy, match=rf"another bulletin {holder} is working"):
             step(config, evening(day), wait=0.3)
         for command in (["run", "--once"], ["run"]):
             result = runner.invoke(main, [*command, "--wait", "0"])
@@ -396,6 +403,7 @@ def test_a_second_runner_waits_then_gives_up_with_a_clear_message(
     assert [d.status for d in step(config, evening(day)).digests] == ["sent"]
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL senders share the day (test_shared_send.py)
 def test_a_sender_busy_on_the_store_delays_the_digest_and_never_deadlocks(
     tmp_path: Path,
 ) -> None:

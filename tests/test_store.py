@@ -13,6 +13,9 @@ from bulletin.errors import StoreError
 from bulletin.model import Category, Item
 from bulletin.store import LATEST_VERSION, Store, schema_version
 
+# Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 

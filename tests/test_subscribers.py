@@ -15,6 +15,9 @@ from bulletin.cli import main
 from bulletin.errors import StoreError
 from bulletin.store import ListEntry, Store, normalize_address
 
+# Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 CSV = "email,name,categories\nAnn@Example.ORG,Ann,\nbob@example.org,Bob,world\nnot-an-address,X,\n"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from builders import (
     DAY,
@@ -30,6 +30,9 @@ from bulletin import delivery, pipeline, web
 from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.store import LATEST_VERSION, Store
+
+# Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 KEY = b"k" * 32
 
@@ -338,10 +341,12 @@ def test_a_store_of_schema_3_gives_each_recipient_a_link_id_and_keeps_old_links(
         connection.exec_driver_sql("DROP INDEX recipients_link_id")
         connection.exec_driver_sql("ALTER TABLE recipients DROP COLUMN link_id")
         for address in ("ann@example.org", "bob@example.org"):
-            connection.exec_driver_sql(
-                "INSERT INTO recipients (address, name, status, origin, created, changed) "
-                "VALUES (?, '', 'active', 'list', ?, ?)",
-                (address, NOW.replace(tzinfo=None), NOW.replace(tzinfo=None)),
+            connection.execute(
+                text(
+                    "INSERT INTO recipients (address, name, status, origin, created, changed) "
+                    "VALUES (:address, '', 'active', 'list', :now, :now)"
+                ),
+                {"address": address, "now": NOW.replace(tzinfo=None)},
             )
     old.close()
 

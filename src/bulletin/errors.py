@@ -68,6 +68,22 @@ class StoreError(BulletinError):
     """The store cannot be opened or upgraded."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached now; trying again later is the fix.
+
+    Raised by the store, caught by delivery (which retries a send's records until the server
+    is back) and by the CLI, which exits 75 (EX_TEMPFAIL) so that cron and systemd try later.
+    """
+
+    exit_code = 75
+
+
+class StoreConfigError(StoreError):
+    """``store.url`` (or the credentials it names) cannot work: the config must change."""
+
+    exit_code = 2
+
+
 class PublishError(BulletinError):
     """Feeds or digests cannot be built or written."""
 

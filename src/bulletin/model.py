@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
@@ -186,16 +186,28 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One transaction of a send on a shared store: the outcomes to record, and how many of
+    the day's due rows to claim for the workers' next messages."""
+
+    day: date
+    now: datetime
+    outcomes: Sequence[Outcome] = ()
+    pull: int = 0
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What happened to a claimed row: its new status and the server's reply."""
 
     day: date
     address: str
-    status: str  # sent, deferred, failed or unknown
+    status: str  # sent, deferred, failed or unknown; pending: handed back, not sent
     reply: str
     message_id: str = ""
     transport: str = ""
     next_attempt: datetime | None = None
+    attempt: int = 0  # the row's attempts once claimed: its outcome counts only under it
 
 
 # --- a feed source's state between fetches, as the store keeps it ------------------------------

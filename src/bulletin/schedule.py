@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # APScheduler 3.x ships no type information (py.typed): its names are Any to mypy.
@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
 from bulletin.calendar import collect_anchor
@@ -34,9 +35,12 @@ logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class Service:
-    """Wakes ``work`` at start-up, every ``collect_every_minutes`` and at ``digest_at``."""
+    """Wakes ``work`` at start-up, every ``collect_every_minutes`` and at ``digest_at``; with
+    ``poll_seconds``, also that often (reason "poll"), for the senders of a shared store."""
 
-    def __init__(self, ctx: RunContext, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, ctx: RunContext, clock: Clock = system_clock, poll_seconds: float | None = None
+    ) -> None:
         schedule, zone = ctx.schedule, ctx.zone
         self.zone = zone
         self.wake = threading.Event()
@@ -54,6 +58,16 @@ class Service:
             zone, schedule.collect_every_minutes, schedule.digest_time, clock()
         ).items():
             self.scheduler.add_job(self._fire, trigger, args=[name], id=name, name=name)
+        if poll_seconds is not None:
+            every = IntervalTrigger(seconds=poll_seconds, timezone=zone)
+            self.scheduler.add_job(self._fire, every, args=["poll"], id="poll", name="poll")
+
+    def wake_in(self, seconds: float, reason: str = "retry") -> None:
+        """Wake once more, ``seconds`` from now (a wake-up that found the store away)."""
+        at = datetime.now(self.zone) + timedelta(seconds=seconds)
+        self.scheduler.add_job(
+            self._fire, DateTrigger(run_date=at), args=[reason], id=reason, replace_existing=True
+        )
 
     def _fire(self, reason: str) -> None:
         with self._lock:
@@ -61,23 +75,29 @@ class Service:
         self.wake.set()
 
     def run(
-        self, work: Callable[[str], None], stopping: Callable[[], bool], poll: float = 0.2
+        self,
+        work: Callable[[str], float | None],
+        stopping: Callable[[], bool],
+        poll: float = 0.2,
     ) -> None:
         """Call ``work("start")``, then ``work(reasons)`` each time a job fires, in this
         thread, until ``stopping()``; it is polled so that a signal handler need only set a
-        flag (taking a lock in a handler can deadlock the thread it interrupted)."""
+        flag (taking a lock in a handler can deadlock the thread it interrupted). When
+        ``work`` returns a number of seconds, it is woken again that much later ("retry")."""
         self.scheduler.start()
         try:
-            if not stopping():
-                work("start")
+            reasons = {"start"}
             while not stopping():
+                if reasons:
+                    retry = work("+".join(sorted(reasons)))
+                    if retry is not None and not stopping():
+                        self.wake_in(retry)
                 if not self.wake.wait(poll):
+                    reasons = set()
                     continue
                 self.wake.clear()
                 with self._lock:
                     reasons, self._reasons = self._reasons, set()
-                if reasons and not stopping():
-                    work("+".join(sorted(reasons)))
         finally:
             self.scheduler.shutdown(wait=False)
 

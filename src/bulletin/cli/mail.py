@@ -165,11 +165,19 @@ def _print_send(report: pipeline.SendReport) -> None:
         )
     if report.retried_unknown:
         click.echo(f"  {report.retried_unknown} unknown sent again (--retry-unknown)")
+    if report.refused:
+        click.secho(
+            f"  {report.refused} late outcomes refused: their rows were no longer this "
+            "sender's claim (another had claimed them since, or the claim never committed)",
+            fg="yellow",
+        )
     click.echo(
         f"  this run   {report.sent} sent, {report.deferred} deferred, {report.failed} failed, "
         f"{report.unknown} unknown ({report.planned} newly planned)"
     )
     click.echo("  the day    " + ", ".join(f"{n} {s}" for s, n in report.counts.items() if n))
+    if report.elsewhere:
+        click.echo(f"  elsewhere  {report.elsewhere} in flight with the day's other senders")
     if report.paused:
         click.secho(f"  paused: {report.paused}", fg="red")
     if report.interrupted:
@@ -235,7 +243,17 @@ def _print_status(config: Config, found: pipeline.ServiceStatus) -> None:
     colour = {"ok": "green", "attention": "yellow", "stale": "red"}[found.state]
     click.secho(f"bulletin status ({config.file}) at {local(found.now)}: ", bold=True, nl=False)
     click.secho(found.state, fg=colour, bold=True)
-    click.echo(f"  serve      {'running (' + found.serve + ')' if found.serve else 'not running'}")
+    if found.shared:
+        click.echo(f"  leader     {found.leader or 'none: no bulletin serve leads this store'}")
+        for sender in found.senders:
+            silent = " SILENT" if sender.stale else ""
+            click.echo(
+                f"  sender     {sender.host} pid {sender.pid} ({sender.command}): heartbeat "
+                f"{sender.age:.0f} s ago{silent}, {sender.in_flight} in flight"
+            )
+    else:
+        serve = f"running ({found.serve})" if found.serve else "not running"
+        click.echo(f"  serve      {serve}")
     if found.working:
         click.echo(f"  working    {found.working}")
     click.echo(

@@ -4,7 +4,8 @@ The service runs the step (``pipeline.run_step``) at start-up, every
 ``schedule.collect_every_minutes`` and at ``schedule.digest_at``, in the main thread; with
 ``schedule.listen`` it also answers unsubscribe requests, /health and /metrics. SIGTERM or
 SIGINT stops it taking new work; a message being sent is finished and recorded, then it exits
-0. A second ``bulletin serve`` on the same store refuses to start.
+0. On SQLite a second ``bulletin serve`` on the same store refuses to start; on PostgreSQL
+any number share it, one leading (``pipeline.Node``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from bulletin.config import Config, with_listen
 from bulletin.errors import BulletinError
 
 _log = logging.getLogger("bulletin.serve")
-# How long a step waits for a `bulletin run` working on the store before leaving it to the
-# next tick; a stop request ends the wait at once.
-_STEP_WAIT = 60.0
 
 
 def stop_on_signals(stop: pipeline.Stop) -> None:
@@ -50,7 +48,8 @@ def serve(state: Context, listen: str | None) -> None:
 
     After downtime it catches up at start (see schedule.catch_up). Stop it with SIGTERM or
     ^C: the message being sent is finished first. Exit code 75 when another `bulletin serve`
-    runs on the same store.
+    runs on the same SQLite store, or the store cannot be reached at start. On PostgreSQL
+    several share the store: one leads (collects, publishes, plans), all send.
     """
     config = _with_listen(state.config(), listen)
     ctx = pipeline.RunContext(config)
@@ -60,9 +59,11 @@ def serve(state: Context, listen: str | None) -> None:
     if lock is not None:
         lock.acquire(wait=2.0)  # `bulletin status` peeks at the lock for an instant
     server = None
+    node = pipeline.Node(ctx, stop)
     try:
+        node.open()
         server = _web_server(ctx)
-        service = schedule.Service(ctx)
+        service = schedule.Service(ctx, poll_seconds=node.poll)
         _log.info(
             "serve started",
             extra={
@@ -73,30 +74,19 @@ def serve(state: Context, listen: str | None) -> None:
                     "digest_at": config.schedule.digest_at,
                     "catch_up": config.schedule.catch_up,
                     "listen": config.schedule.listen,
+                    "shared": node.shared or None,
                 }
             },
         )
-        service.run(lambda reason: _step(ctx, stop, reason), lambda: stop.requested)
+        service.run(node.wake, lambda: stop.requested)
     finally:
         if server is not None:
             server.shutdown()
+        node.close()
         if lock is not None:
             lock.release()
     _log.info("serve stopped", extra={"fields": {"pid": os.getpid()}})
     sys.exit(0)
-
-
-def _step(ctx: pipeline.RunContext, stop: pipeline.Stop, reason: str) -> None:
-    """One step; its failures are logged and left to the next tick, never fatal."""
-    try:
-        pipeline.run_step(ctx, command="serve", stop=stop, wait=_STEP_WAIT, reason=reason)
-    except pipeline.Busy as error:
-        _log.warning("skipped: " + error.message, extra={"fields": {"reason": reason}})
-    except BulletinError as error:
-        fields = {"reason": reason, "hint": error.hint or None}
-        _log.error(error.message, extra={"fields": fields})
-    except Exception:  # a bug: log it whole and keep serving; the next tick tries again
-        _log.exception("unexpected error", extra={"fields": {"reason": reason}})
 
 
 def _with_listen(config: Config, listen: str | None) -> Config:

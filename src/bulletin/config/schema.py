@@ -27,6 +27,27 @@ CONFIG_NAME = "config.yaml"
 SECRET_KEYS = {"password", "secret", "token", "key", "api_key"}
 
 
+_STORE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+def _check_store_url(value: str) -> str:
+    """``value`` if it is a SQLite or PostgreSQL URL without a password in it."""
+    scheme, colon, rest = value.partition("://")
+    if not colon or scheme not in _STORE_SCHEMES:
+        raise ValueError(
+            f'expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got "{value}"'
+        )
+    credentials = rest.split("/", 1)[0].rpartition("@")[0]
+    if ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        shown = value.replace(credentials, f"{user}:***", 1)
+        raise ValueError(
+            f'the URL "{shown}" holds a password: keep it out of the file, in the environment '
+            "variable named by store.password_env (or PGPASSWORD, or ~/.pgpass)"
+        )
+    return value
+
+
 class SiteConfig(Section):
     title: str = Field("bulletin", description="The newsroom's name, shown in feeds and digests.")
     description: str = Field(
@@ -101,8 +122,19 @@ class CategoryConfig(Section):
 class StoreConfig(Section):
     url: str = Field(
         "sqlite:///var/bulletin.db",
-        description="SQLAlchemy database URL; a relative SQLite path is relative to config.yaml.",
+        description="SQLAlchemy database URL; a relative SQLite path is relative to config.yaml; "
+        "postgresql+psycopg://user@host:5432/db for a store several machines share.",
     )
+    password_env: str | None = Field(
+        None,
+        description="Name of the environment variable holding the PostgreSQL password; unset: "
+        "libpq's own PGPASSWORD or ~/.pgpass.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        return _check_store_url(value)
 
 
 class FeedsConfig(Section):
@@ -204,6 +236,14 @@ class ScheduleConfig(Section):
         None,
         description="host:port where `bulletin serve` answers unsubscribe, /health and /metrics "
         '(e.g. "127.0.0.1:8025"); unset: no HTTP server.',
+    )
+    leader_timeout: float = Field(
+        30.0,
+        ge=3,
+        le=3600,
+        description="On a PostgreSQL store shared by several `bulletin serve`: seconds after "
+        "which a leader or sender gone silent is taken for dead; another leads, and its "
+        "messages in flight become unknown.",
     )
 
     @field_validator("digest_at")

@@ -14,6 +14,7 @@ an mbox file, standard input or IMAP.
 
 from bulletin.delivery.bounces import TOKEN_HEADER, Failure, Report, read_report
 from bulletin.delivery.dkim import DkimSigner
+from bulletin.delivery.group_commit import LedgerPort, Recorder
 from bulletin.delivery.mailboxes import (
     Disposal,
     ImapBox,
@@ -35,15 +36,7 @@ from bulletin.delivery.message import (
 )
 from bulletin.delivery.notices import Notice, build_notice, send_notice
 from bulletin.delivery.outbox import Outbox, OutboxChannel, outbox_name
-from bulletin.delivery.send_loop import (
-    Channel,
-    LedgerPort,
-    Progress,
-    Recorder,
-    SendLoop,
-    Settings,
-    Tally,
-)
+from bulletin.delivery.send_loop import Channel, Progress, SendLoop, Settings, Tally
 from bulletin.delivery.smtp import Result, Security, SessionError, SmtpTransport
 from bulletin.delivery.tokens import (
     BOUNCE,

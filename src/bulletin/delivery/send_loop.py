@@ -3,11 +3,13 @@
 It knows neither SQL nor SMTP: it drives a ``LedgerPort`` (the store's ledger) and
 ``Channel``s (an SMTP session, or the outbox). Each worker owns one channel and handles one
 message at a time; one transaction records the outcome of its previous message and claims
-its next row (group-committed with the other workers' by one writer thread), so a row is
-``sending`` only while its message is in flight: after a crash at most one row per
-connection is left for the next run to call ``unknown``. The channel sends the message while
-that transaction commits and waits for it only before the end of the data, the point from
-which the server may have the message.
+its next row (group-committed with the other workers' by one writer thread,
+``group_commit``), so a row is ``sending`` only while its message is in flight: after a crash
+at most one row per connection is left to become ``unknown``. The channel sends the message
+while that transaction commits and waits for it only before the end of the data, the point
+from which the server may have the message. On SQLite a feeder reads the due rows and hands
+them to the workers; on a shared store (PostgreSQL, several senders) each worker pulls
+whichever due row is free, and ends no message once its sender's lease has run out.
 
 4xx replies defer a row with exponential backoff up to a limit, 5xx fail it. The run stops
 itself (``paused``), leaving the rest pending, after too many failures in a row of the server
@@ -21,32 +23,17 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from bulletin.delivery.group_commit import LedgerPort, Request, Writer
 from bulletin.delivery.smtp import Result, SessionError
 from bulletin.errors import BulletinError
 from bulletin.model import Delivery, Outcome
 
 Progress = Callable[[str], None]
-
-
-class Recorder(Protocol):
-    """Records outcomes and claims rows, in one transaction per call."""
-
-    def apply(
-        self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime
-    ) -> list[bool]: ...
-
-
-class LedgerPort(Protocol):
-    """What the send loop needs of the ledger."""
-
-    def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
-    def writer(self) -> AbstractContextManager[Recorder]: ...
 
 
 class Channel(Protocol):
@@ -84,6 +71,8 @@ class Tally:
     deferred: int = 0
     failed: int = 0
     unknown: int = 0
+    released: int = 0  # pulled rows handed back unsent (a shared store's claim did not hold)
+    refused: int = 0  # late outcomes the store refused: their rows were claimed again since
     paused: str = ""  # why the run stopped early, if it did
     interrupted: bool = False
     errors_in_a_row: int = 0  # failures that were not one recipient's, since the last sent
@@ -115,31 +104,37 @@ class SendLoop:
         self.stop = threading.Event()
         # Rows go to the workers a few at a time: one hand-off per row cost as much as a send.
         self.rows: queue.Queue[list[Delivery]] = queue.Queue(maxsize=settings.connections * 2)
-        self.writer = _Writer(ledger, clock, self._recorded)
+        self.writer = Writer(ledger, clock, self._recorded, self.stop)
         self.limiter = _RateLimiter(settings.rate_per_second)
         self.failure: BaseException | None = None
 
     def run(self, day: date) -> Tally:
         """Send until no row is due, or the run pauses or is interrupted."""
+        pulling = self.ledger.shared
+        work = self._share if pulling else self._work
         workers = [
-            threading.Thread(target=self._work, name=f"bulletin-send-{n}", daemon=True)
+            threading.Thread(target=work, name=f"bulletin-send-{n}", daemon=True)
             for n in range(self.settings.connections)
         ]
+        self.writer.day = day
         self.writer.start()
         for worker in workers:
             worker.start()
         try:
             # A row deferred with no backoff is due again at once: a few passes retry it.
-            for _ in range(self.settings.retry_limit + 1):
+            for _ in range(0 if pulling else self.settings.retry_limit + 1):
                 if not self._feed(day) or self.stop.is_set():
                     break
         except KeyboardInterrupt:
             self.tally.interrupted = True
         finally:
-            self.stop.set()
+            if not pulling:
+                self.stop.set()
             for worker in workers:
                 self._join(worker)
+            self.stop.set()
             self.writer.close()
+        self.tally.refused = self.writer.refused
         if self.failure is not None:
             raise self.failure
         return self.tally
@@ -165,8 +160,9 @@ class SendLoop:
         while worker.is_alive():
             try:
                 worker.join(0.1)
-            except KeyboardInterrupt:  # a second ^C: the loop still stops between messages
+            except KeyboardInterrupt:  # the loop stops between messages, even at a second ^C
                 self.tally.interrupted = True
+                self.stop.set()
 
     # --- one worker -----------------------------------------------------------------------
 
@@ -208,14 +204,44 @@ class SendLoop:
             channel.close()
             self._drain()
 
+    def _share(self) -> None:
+        """A worker on a shared store: claims whichever due row is free, until none is."""
+        channel = self.channel()
+        previous: Outcome | None = None
+        try:
+            while not self.stop.is_set():
+                if self.limiter.interval or not channel.is_open:
+                    previous = self._record(previous)
+                if not self._open(channel):
+                    break  # stopping: the rest stay due for the next run
+                self.limiter.wait(self.stop)
+                if self.stop.is_set():
+                    break
+                claim = self.writer.share(previous)
+                previous = None  # in the writer's hands now
+                row = claim.next_row()
+                if row is None:
+                    break  # nothing left to claim for this day
+                previous = self._send(channel, row, claim)
+        except BaseException as error:  # the ledger failed: stop everything, report it
+            self.failure = self.failure or error
+            self.stop.set()
+        finally:
+            try:
+                self._record(previous)
+            except BaseException as error:
+                self.failure = self.failure or error
+            channel.close()
+
     def _record(self, outcome: Outcome | None) -> Outcome | None:
         """Commit ``outcome`` on its own; returns None, the new 'previous outcome'."""
         if outcome is not None:
             self.writer.call(outcome, None)
         return None
 
-    def _send(self, channel: Channel, row: Delivery, claim: _Request) -> Outcome | None:
-        """Send ``row`` while its claim commits; its outcome, or None if it was not claimed."""
+    def _send(self, channel: Channel, row: Delivery, claim: Request) -> Outcome | None:
+        """Send ``row`` while its claim commits; its outcome, or None if it was not claimed
+        (for a pulled row that was not sent: the outcome handing it back)."""
         try:
             message, message_id = self.render(row)
         except BulletinError as error:
@@ -226,7 +252,7 @@ class SendLoop:
         if result.reconnect:
             channel.close()
         if not claim.wait():  # the row was not ours: whatever the channel did is void
-            return None
+            return claim.handed_back(row, self.settings.transport)
         self._count(result)
         return self._outcome(row, result, message_id)
 
@@ -255,7 +281,14 @@ class SendLoop:
                 delay = self.settings.backoff_seconds * 2 ** (attempts - 1)
                 next_attempt = self.clock() + timedelta(seconds=delay)
         return Outcome(
-            row.day, row.address, status, reply, message_id, self.settings.transport, next_attempt
+            row.day,
+            row.address,
+            status,
+            reply,
+            message_id,
+            self.settings.transport,
+            next_attempt,
+            attempt=row.attempts + 1,
         )
 
     def _count(self, result: Result) -> None:
@@ -288,106 +321,11 @@ class SendLoop:
 
     def _recorded(self, outcome: Outcome) -> None:
         """Called by the writer once an outcome is committed."""
+        counter = "released" if outcome.status == "pending" else outcome.status
         with self.tally.lock:
-            setattr(self.tally, outcome.status, getattr(self.tally, outcome.status) + 1)
+            setattr(self.tally, counter, getattr(self.tally, counter) + 1)
         if self.progress is not None:
             self.progress(outcome.status)
-
-
-class _Writer(threading.Thread):
-    """Commits the workers' ledger changes, as many together as are waiting (group commit)."""
-
-    def __init__(
-        self,
-        ledger: LedgerPort,
-        clock: Callable[[], datetime],
-        recorded: Callable[[Outcome], None],
-    ) -> None:
-        super().__init__(name="bulletin-ledger", daemon=True)
-        self.ledger, self.clock, self.recorded = ledger, clock, recorded
-        self.requests: queue.Queue[_Request | None] = queue.Queue()
-
-    def submit(self, outcome: Outcome | None, claim: Delivery | None) -> _Request:
-        """Queue ``outcome`` and the claim of ``claim`` for one transaction; its request."""
-        request = _Request(outcome, claim)
-        self.requests.put(request)
-        return request
-
-    def call(self, outcome: Outcome | None, claim: Delivery | None) -> bool:
-        """Record ``outcome`` and claim ``claim`` in one transaction; whether it was claimed."""
-        return self.submit(outcome, claim).wait()
-
-    def close(self) -> None:
-        self.requests.put(None)
-        self.join()
-
-    def run(self) -> None:
-        try:
-            with self.ledger.writer() as recorder:
-                self._serve(recorder)
-        except BaseException as error:  # cannot even connect: fail every caller
-            while True:
-                request = self.requests.get()
-                if request is None:
-                    return
-                request.error = error
-                request.done.release()
-
-    def _serve(self, recorder: Recorder) -> None:
-        while True:
-            first = self.requests.get()
-            if first is None:
-                return
-            batch = [first]
-            while True:
-                try:
-                    more = self.requests.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self.requests.put(None)  # handle this batch, then stop
-                    break
-                batch.append(more)
-            self._commit(recorder, batch)
-
-    def _commit(self, recorder: Recorder, batch: list[_Request]) -> None:
-        outcomes = [r.outcome for r in batch if r.outcome is not None]
-        claims = [r.claim for r in batch if r.claim is not None]
-        try:
-            claimed = iter(recorder.apply(outcomes, claims, self.clock()))
-        except BaseException as error:
-            for request in batch:
-                request.error = error
-                request.done.release()
-            return
-        for request in batch:
-            request.claimed = next(claimed) if request.claim is not None else False
-            request.done.release()
-        for outcome in outcomes:
-            self.recorded(outcome)
-
-
-class _Request:
-    """One transaction's worth of a worker's ledger changes, and whether its claim held."""
-
-    __slots__ = ("claim", "claimed", "committed", "done", "error", "outcome")
-
-    def __init__(self, outcome: Outcome | None, claim: Delivery | None) -> None:
-        self.outcome, self.claim = outcome, claim
-        self.claimed = self.committed = False
-        self.error: BaseException | None = None
-        # A lock taken now and released by the writer: lighter than an Event.
-        self.done = threading.Lock()
-        self.done.acquire()
-
-    def wait(self) -> bool:
-        """Block until committed; whether the row was claimed. May be asked again."""
-        if not self.committed:
-            self.done.acquire()  # released by the writer once committed
-            self.committed = True
-        if self.error is not None:
-            raise self.error
-        return self.claimed
 
 
 class _RateLimiter:

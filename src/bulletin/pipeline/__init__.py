@@ -12,7 +12,8 @@ Modules: ``context`` (config -> stages' types), ``runner`` (locks, stop requests
 ``publish`` (the feeds), ``websub`` (telling a hub the feeds changed), ``digests``
 (rendering, variants, web copies), ``send`` (a day's send through the ledger), ``bounces``
 (the bounce mailbox, the rules that take addresses off the list, bounce and complaint rates),
-``step``, ``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing
+``step``, ``shared`` (several `bulletin serve` on one PostgreSQL store: who leads, what the
+others do), ``status`` (health, metrics, a day's deliveries), ``subscribers`` (the mailing
 list), ``signup`` (double opt-in and the form's defences; ``proof``: ALTCHA), ``preferences``
 (a reader's own page), ``pages`` (the readers' pages from the theme), ``preview`` (``bulletin
 digest``), ``dry_run``.
@@ -68,6 +69,7 @@ from bulletin.pipeline.send import (
     unsubscribe_links,
     unsubscribe_url,
 )
+from bulletin.pipeline.shared import Node
 from bulletin.pipeline.signup import Answer, SignupDesk, SignupForm
 from bulletin.pipeline.status import (
     DayStatus,
@@ -114,6 +116,7 @@ __all__ = [
     "ItemView",
     "MailingList",
     "Monitor",
+    "Node",
     "Pages",
     "Ping",
     "Preferences",

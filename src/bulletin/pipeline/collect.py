@@ -35,7 +35,14 @@ class CollectReport:
         self.per_source[name] = self.per_source.get(name, 0) + len(result.items)
         saved = self.saved
         self.saved = SaveReport(
-            saved.new + batch.new, saved.updated + batch.updated, saved.unchanged + batch.unchanged
+            saved.new + batch.new,
+            saved.updated + batch.updated,
+            saved.unchanged + batch.unchanged,
+            saved.refused + batch.refused,
+        )
+        self.problems.extend(
+            InputProblem(item.origin or name, None, f"item {item.id[:80]!r} not stored: {why}")
+            for item, why in batch.refused
         )
 
     @property

@@ -156,7 +156,10 @@ class RunContext:
         self.schedule = config.schedule
         self.categories = _category_index(config)
         self.store_url = config.store_url
+        self.store_password_env = config.store.password_env
         self.lock_folder = config.path("var")  # for locks of a store that is not a file
+        # How long a silent leader or sender of a shared store is waited for.
+        self.leader_timeout = config.schedule.leader_timeout
         self.recipients = tuple(
             ListEntry(
                 r.address, r.name, None if r.categories is None else frozenset(r.categories), True
@@ -234,19 +237,20 @@ class RunContext:
         """Where the browser copy of a day's digest is written."""
         return self.digest.web_folder / digest.web_copy_path(day)
 
-    def open_store(self, dry_run: bool = False) -> Store:
+    def open_store(self, dry_run: bool = False, upgrade: bool = True) -> Store:
         """The store; for a dry run on a store not yet created, an empty one in memory; the
         one store held open, if ``hold_store`` was asked."""
         if self._held is not None and not dry_run:
             return self._held
         if dry_run and not Store.exists(self.store_url):
             return Store.open("sqlite://")
-        return Store.open(self.store_url)
+        password = read_secret(self.store_password_env, "the database password")
+        return Store.open(self.store_url, upgrade=upgrade, password=password)
 
     def hold_store(self) -> None:
         """Open the store once and keep it open for every later ``open_store`` (a server)."""
         if self._held is None:
-            self._held = Store.open(self.store_url).keep_open()
+            self._held = self.open_store().keep_open()
 
     def bounce_imap(self) -> delivery.ImapServer | None:
         """The IMAP bounce mailbox, its password read from the environment; None if unset."""

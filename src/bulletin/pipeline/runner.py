@@ -14,10 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from bulletin.pipeline.context import RunContext
-from bulletin.store import FileLock, Store
+from bulletin.store import AdvisoryLock, FileLock, Store
+
+StoreLock = FileLock | AdvisoryLock
 
 RUN_LOCK = "run"  # held while collecting, publishing or sending
-SERVE_LOCK = "serve"  # held by `bulletin serve` for as long as it runs
+SERVE_LOCK = "serve"  # held by `bulletin serve` for as long as it runs (SQLite)
+LEADER_LOCK = "leader"  # held by the `bulletin serve` leading a shared store
 
 _log = logging.getLogger("bulletin.run")
 
@@ -63,8 +66,9 @@ class RunLog:
         _log.error(message, exc_info=exc_info, extra={"fields": {"run": self.key, **fields}})
 
 
-def store_lock(ctx: RunContext, store: Store, name: str, label: str) -> FileLock | None:
-    """The store's lock ``name``: beside a SQLite file, else in the deployment's var/."""
+def store_lock(ctx: RunContext, store: Store, name: str, label: str) -> StoreLock | None:
+    """The store's lock ``name``: beside a SQLite file, in PostgreSQL itself (an advisory
+    lock every machine sees), else in the deployment's var/."""
     return store.lock(name, label, folder=ctx.lock_folder)
 
 
@@ -75,14 +79,16 @@ def runner_store(
     dry_run: bool = False,
     wait: float = 0.0,
     cancelled: Callable[[], bool] = lambda: False,
+    locked: bool = True,
 ) -> Iterator[Store]:
-    """The store, held against other runners while the block runs (a dry run takes no lock).
+    """The store, held against other runners while the block runs (a dry run, or a block not
+    ``locked``, takes no lock).
 
     Waits up to ``wait`` seconds for another runner (``Busy`` after that); the lock and the
     store are let go of however the block ends.
     """
     with ctx.open_store(dry_run) as store:
-        lock = None if dry_run else store_lock(ctx, store, RUN_LOCK, label)
+        lock = store_lock(ctx, store, RUN_LOCK, label) if locked and not dry_run else None
         if lock is None:
             yield store
             return
@@ -93,9 +99,12 @@ def runner_store(
             lock.release()
 
 
-def serve_lock(ctx: RunContext) -> FileLock | None:
-    """The lock `bulletin serve` holds while it runs: one service per store."""
+def serve_lock(ctx: RunContext) -> StoreLock | None:
+    """The lock `bulletin serve` holds while it runs: one service per store; none on a
+    shared store, where every `bulletin serve` sends and one of them leads."""
     with ctx.open_store() as store:
+        if store.shared:
+            return None
         lock = store_lock(ctx, store, SERVE_LOCK, "serve")
     if lock is not None:
         lock.busy = "bulletin serve is already running on this store ({holder})"
@@ -105,5 +114,5 @@ def serve_lock(ctx: RunContext) -> FileLock | None:
 
 def upgrade_store(ctx: RunContext) -> tuple[list[tuple[int, str]], int]:
     """Create the store or bring its schema up to date: the migrations applied, the version."""
-    with Store.open(ctx.store_url, upgrade=False) as store:
+    with ctx.open_store(upgrade=False) as store:
         return store.upgrade(), store.version()

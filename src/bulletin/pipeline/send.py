@@ -1,12 +1,14 @@
 """Sending a day's digest: each recipient gets it exactly once, through the ledger.
 
-Under the store's sender lock: the recipients of config.yaml join the list, rows a dead sender
-left ``sending`` become ``unknown``, the day's rows are planned, and the send loop works
-through what is due. Each variant of the digest is frozen in the store when its first copy
-goes out, so a send finished later (after a crash, or a new collect) mails the same digest.
-With ``delivery.bounce_address``, each message's envelope sender is its own VERP return path
-and its ``X-Bulletin-Bounce`` header the same token; rows planned for suppressed addresses are
-held back, and recipients the server refused count as bounces (``bounces``).
+Under the store's sender lock (on a shared PostgreSQL store: registered among its senders,
+with a heartbeat): the recipients of config.yaml join the list, rows a dead sender left
+``sending`` become ``unknown``, the day's rows are planned, and the send loop works through
+what is due, beside any other sender of the day. Each variant of the digest is frozen in the
+store when its first copy goes out, so a send finished later (after a crash, or a new
+collect), or by another sender, mails the same digest. With ``delivery.bounce_address``, each
+message's envelope sender is its own VERP return path and its ``X-Bulletin-Bounce`` header the
+same token; rows planned for suppressed addresses are held back, and recipients the server
+refused count as bounces (``bounces``).
 The step (``bulletin run``, ``serve``) and ``bulletin send`` share all of it.
 """
 
@@ -47,16 +49,23 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
     unknown: int = 0
+    refused: int = 0  # late outcomes refused: their rows were claimed again meanwhile
     paused: str = ""
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # the day's ledger, by state
     held_back: list[str] = field(default_factory=list)  # planned, but on the suppression list
-    refused: int = 0  # recipients the server refused, newly counted as bounces
+    bounced: int = 0  # recipients the server refused, newly counted as bounces
+
+    @property
+    def elsewhere(self) -> int:
+        """Rows still in flight when this send ended: other senders' of a shared store (a
+        send of its own leaves none)."""
+        return self.counts.get("sending", 0)
 
     @property
     def ok(self) -> bool:
-        """Whether every row of the day is sent."""
-        return not self.paused and all_sent(self.counts)
+        """Whether every row of the day is sent, or in flight with another sender."""
+        return not self.paused and all_sent({**self.counts, "sending": 0})
 
 
 def send_rows(
@@ -78,11 +87,12 @@ def send_rows(
     """
     report = SendReport(day, ctx.transport, ctx.destination)
     settings = ctx.send
-    with store.ledger.lock():
+    timeout = ctx.leader_timeout
+    with store.ledger.lock("send", timeout) as lease:
         now = clock()
         store.recipients.sync_config(list(ctx.recipients), now)
         store.recipients.fill_link_ids()  # no message may go out without its opaque link
-        report.reaped = store.ledger.reap(now)
+        report.reaped = store.ledger.reap(now, timeout)
         if retry_unknown:
             report.retried_unknown = store.ledger.retry_unknown(day, now)
         if plan or not any(store.ledger.counts(day).values()):
@@ -91,19 +101,25 @@ def send_rows(
         if total is not None:
             total(store.ledger.count_due(day, now))
         messages = Messages(ctx, store, day, variant, clock)
+        channels = delivery.channels(settings.target, day)
         loop = delivery.SendLoop(
             store.ledger,
             messages.render,
-            delivery.channels(settings.target, day),
+            channels,
             settings.loop,
             clock,
             progress,
             envelope=messages.envelope if ctx.bounces.address else None,
         )
         tally = loop.run(day)
-    report.refused = count_refusals(ctx, store, day, clock)
-    for name in ("sent", "deferred", "failed", "unknown", "paused", "interrupted"):
-        setattr(report, name, getattr(tally, name))
+        for name in ("sent", "deferred", "failed", "unknown", "refused", "paused", "interrupted"):
+            setattr(report, name, getattr(tally, name))
+        if lease.lost:  # others took this sender for dead: its rows are theirs to finish
+            report.paused = report.paused or (
+                f"this sender was silent for {timeout:g} s (schedule.leader_timeout), so the "
+                "others took it for dead; run the send again to finish"
+            )
+    report.bounced = count_refusals(ctx, store, day, clock)
     report.counts = store.ledger.counts(day)
     return report
 

@@ -5,7 +5,9 @@ Three states, each with an exit code a health check can use: ``ok`` (0); ``atten
 the last run was partial or failed, or some copies of the latest digest failed, are unknown
 or wait for a retry; ``stale`` (3): a digest is overdue, or `bulletin serve` runs but has not
 run its step for too long. Overdue means due for longer than two collecting intervals and
-still not planned, whatever runs bulletin (serve, or cron and `bulletin run --once`).
+still not planned, whatever runs bulletin (serve, or cron and `bulletin run --once`). On a
+shared PostgreSQL store it also shows the leader (who holds the leader lock) and every
+registered sender, with its heartbeat and rows in flight; a silent one needs a look.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from bulletin.metrics import Metric
 from bulletin.model import Delivery
 from bulletin.pipeline.bounces import Feedback, feedback
 from bulletin.pipeline.context import Clock, RunContext, system_clock
-from bulletin.pipeline.runner import RUN_LOCK, SERVE_LOCK, store_lock
+from bulletin.pipeline.runner import LEADER_LOCK, RUN_LOCK, SERVE_LOCK, store_lock
 from bulletin.pipeline.send import all_sent
-from bulletin.store import DigestDay, RunRecord, Store, lock_holder
+from bulletin.store import DigestDay, RunRecord, SenderInfo, Store
 
 EXIT_CODES = {"ok": 0, "attention": 1, "stale": 3}
 
@@ -34,6 +36,9 @@ class ServiceStatus:
     now: datetime
     serve: str | None = None  # who holds the serve lock ("pid 12 serve"): serve is running
     working: str | None = None  # who holds the run lock: a run is working now
+    shared: bool = False  # a PostgreSQL store several `bulletin serve` may share
+    leader: str | None = None  # who leads them ("host-a pid 12 serve"), on a shared store
+    senders: list[SenderInfo] = field(default_factory=list)  # registered now, oldest first
     runs: list[RunRecord] = field(default_factory=list)  # the newest first
     last_success: RunRecord | None = None
     digests: list[DigestDay] = field(default_factory=list)  # the newest days first
@@ -66,6 +71,8 @@ class ServiceStatus:
             "now": self.now.isoformat(),
             "serve": self.serve,
             "working": self.working,
+            "leader": self.leader,
+            "senders": [_sender_dict(sender) for sender in self.senders],
             "last_run": _run_dict(last),
             "last_success": _run_dict(self.last_success),
             "next_collect": _iso(self.next_collect),
@@ -83,6 +90,19 @@ class ServiceStatus:
 
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _sender_dict(sender: SenderInfo) -> dict[str, Any]:
+    return {
+        "host": sender.host,
+        "pid": sender.pid,
+        "command": sender.command,
+        "started": sender.started.isoformat(),
+        "heartbeat": sender.heartbeat.isoformat(),
+        "seconds_since_heartbeat": round(sender.age, 1),
+        "in_flight": sender.in_flight,
+        "stale": sender.stale,
+    }
 
 
 def _run_dict(run: RunRecord | None) -> dict[str, Any] | None:
@@ -109,7 +129,9 @@ def _status(ctx: RunContext, store: Store, now: datetime, runs: int) -> ServiceS
     status = ServiceStatus(now)
     for name, attribute in ((SERVE_LOCK, "serve"), (RUN_LOCK, "working")):
         lock = store_lock(ctx, store, name, "")
-        setattr(status, attribute, lock_holder(lock.path) if lock else None)
+        setattr(status, attribute, lock.holder() if lock else None)
+    if store.shared:
+        _shared_status(ctx, store, status)
     status.runs = store.last_runs(runs)
     successes = store.last_runs(1, outcome="ok")
     status.last_success = successes[0] if successes else None
@@ -144,6 +166,20 @@ def _status(ctx: RunContext, store: Store, now: datetime, runs: int) -> ServiceS
     if unfinished and not status.working:  # a run sending it now is not a problem
         status.problems.append(f"digest not finished: {', '.join(map(str, unfinished))}")
     return status
+
+
+def _shared_status(ctx: RunContext, store: Store, status: ServiceStatus) -> None:
+    """The leader and the senders of a shared store; a silent sender needs a look."""
+    status.shared = True
+    leader = store_lock(ctx, store, LEADER_LOCK, "")
+    status.leader = status.serve = leader.holder() if leader else None
+    status.senders = store.ledger.senders(ctx.leader_timeout)
+    for sender in status.senders:
+        if sender.stale:
+            status.problems.append(
+                f"sender {sender.host} pid {sender.pid} silent for {sender.age:.0f} s: the next "
+                f"to look takes it for dead, and its {sender.in_flight} in flight become unknown"
+            )
 
 
 class Monitor:

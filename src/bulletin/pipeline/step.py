@@ -15,7 +15,9 @@ scheduler: waking twice, late, or after days of downtime gives the same result. 
    ``empty`` so it does not stay due.
 
 It works under the store's run lock, so two runners never interleave; the ledger's sender lock
-sits inside it and is only ever tried, never waited for.
+sits inside it and is only ever tried, never waited for. On a store several `bulletin serve`
+share (PostgreSQL), only the leader takes the step; the others, at each wake-up, only send
+what is due (``send_only``): no lock, no collecting, no files, no planning.
 """
 
 from __future__ import annotations
@@ -141,21 +143,31 @@ def run_step(
     stop: Stop | None = None,
     wait: float = 0.0,
     reason: str = "",
+    send_only: bool = False,
 ) -> StepReport:
     """Do whatever is due now; ``day`` sends that day's digest now unless it is settled, and
     with ``force`` (``bulletin run``) sends it to everyone who lacks it even if it is.
 
     Waits up to ``wait`` seconds for another runner of the store (``Busy`` after that). A dry
     run reads and plans everything and writes nothing: not the store, a file or a mail.
+    ``send_only``: only send the copies due now, beside the other senders, without the lock;
+    a run is recorded only when there was something to send.
     """
     stop = stop or Stop()
     log = RunLog()
-    with runner_store(ctx, command, dry_run, wait, lambda: stop.requested) as store:
+    cancelled = lambda: stop.requested  # noqa: E731
+    with runner_store(ctx, command, dry_run, wait, cancelled, locked=not send_only) as store:
         report = StepReport(log.key, command, clock(), dry_run, day if force else None)
+        if send_only and not store.ledger.days_due(report.now):
+            return report  # nothing to send: no run to record
         log.info("run started", command=command, reason=reason or None, dry_run=dry_run or None)
         run_id = None if dry_run else store.start_run(command, day, report.now, log.key)
         try:
-            Step(ctx, store, clock, stop, log, dry_run).run(report, day, force)
+            step = Step(ctx, store, clock, stop, log, dry_run)
+            if send_only:
+                report.finished = step.finish(report.now, waiting_only=True)
+            else:
+                step.run(report, day, force)
         except BaseException as error:
             why = str(error) or type(error).__name__
             if run_id is not None:
@@ -202,7 +214,7 @@ class Step:
         if not self.dry_run and self.ctx.bounces.configured:
             report.bounces = self._bounces()
         if not (self.dry_run or force):
-            report.finished = self._finish(report.now)
+            report.finished = self.finish(report.now)
         if self._stopping(report):
             return
         report.plan = self._plan(report.now, day, force)
@@ -298,15 +310,17 @@ class Step:
         for part in parts:
             self.digests.write_web_copy(part)
         # Recorded before sending: a crash from here on leaves it "sending", and the next run
-        # finishes it (``_finish``) instead of planning the day again.
+        # finishes it (``finish``) instead of planning the day again.
         self.store.digests.record([filed], "sending", now, self.log.key, first_day=days[0])
         self.store.digests.record(days[:-1], "covered", now, self.log.key, filed_under=filed)
         self.log.info("digest planned", **fields)
         return self._send(result, variants)
 
-    def _finish(self, now: datetime) -> list[DigestResult]:
-        """Send what earlier digests still owe: cut-short sends and deferred rows now due."""
-        owed = {record.day: record.days for record in self.store.digests.unfinished()}
+    def finish(self, now: datetime, waiting_only: bool = False) -> list[DigestResult]:
+        """Send what earlier digests still owe: cut-short sends and deferred rows now due;
+        ``waiting_only``: only days with rows to send now (not those others are finishing)."""
+        unfinished = [] if waiting_only else self.store.digests.unfinished()
+        owed = {record.day: record.days for record in unfinished}
         for day in self.store.ledger.days_due(now):
             if day not in owed:
                 record = self.store.digests.get(day)
@@ -342,7 +356,8 @@ class Step:
         result.send = sent
         if sent.interrupted or sent.paused:
             result.status = "sending"
-        else:
+        elif not (sent.counts.get("pending") or sent.counts.get("sending")):
+            # Unless other senders of a shared store still hold rows: the last one marks it.
             self.store.digests.mark(result.day, "sent", self.clock())
         self.log.info(
             "digest sent" if result.status == "sent" else "digest cut short",

@@ -2,17 +2,21 @@
 
 ``Store`` opens it and keeps its schema up to date; ``items`` saves and reads the items,
 ``Store.recipients`` is the mailing list, ``Store.ledger`` the record of every digest copy sent
-(``claims``: the transaction that records outcomes and claims rows), ``Store.digests`` what
-became of each day's digest, ``Store.feed_states`` each feed source's state between fetches
-(stored with the items a fetch read), ``Store.events`` what happened to each address
-(bounces, complaints, leaving) and ``Store.suppressions`` the hashes of addresses nothing may
-mail again, ``Store.readers`` what readers change themselves (joining by confirming a
-sign-up, their choices, their export and erasure), ``Store.signups`` the sign-ups waiting for
-confirmation and the web's rate limits, and ``Store.lock`` the file locks that keep runners
-apart. The only package importing SQLAlchemy.
+(``claims``: the transaction that records outcomes and claims rows; ``senders``: who sends on
+a shared store, with heartbeats), ``Store.digests`` what became of each day's digest,
+``Store.feed_states`` each feed source's state between fetches (stored with the items a fetch
+read), ``Store.events`` what happened to each address (bounces, complaints, leaving) and
+``Store.suppressions`` the hashes of addresses nothing may mail again, ``Store.readers`` what
+readers change themselves (joining by confirming a sign-up, their choices, their export and
+erasure), ``Store.signups`` the sign-ups waiting for confirmation and the web's rate limits,
+and ``Store.lock`` the locks that keep runners apart (``locks``: files beside SQLite;
+``advisory``: PostgreSQL's own, and the leader of several `bulletin serve`). The only package
+importing SQLAlchemy and psycopg.
 """
 
+from bulletin.errors import StoreConfigError, StoreUnavailable
 from bulletin.model import Delivery, Outcome
+from bulletin.store.advisory import AdvisoryLock, Leadership
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
 from bulletin.store.events import KINDS, Event, Events
@@ -47,9 +51,11 @@ from bulletin.store.schema import (
     recipients,
     runs,
     schema_version,
+    senders,
     settings,
     suppressions,
 )
+from bulletin.store.senders import SenderInfo
 from bulletin.store.signups import Signup, Signups
 from bulletin.store.suppressions import REASONS, Suppression, Suppressions, address_hash
 
@@ -62,6 +68,7 @@ __all__ = [
     "REASONS",
     "STATES",
     "STATUSES",
+    "AdvisoryLock",
     "Busy",
     "Delivery",
     "DigestDay",
@@ -71,6 +78,7 @@ __all__ = [
     "FeedStates",
     "FileLock",
     "Issue",
+    "Leadership",
     "Ledger",
     "ListEntry",
     "MergeReport",
@@ -79,9 +87,12 @@ __all__ = [
     "Recipients",
     "RunRecord",
     "SaveReport",
+    "SenderInfo",
     "Signup",
     "Signups",
     "Store",
+    "StoreConfigError",
+    "StoreUnavailable",
     "Subscriber",
     "Suppression",
     "Suppressions",
@@ -104,6 +115,7 @@ __all__ = [
     "recipients",
     "runs",
     "schema_version",
+    "senders",
     "settings",
     "suppressions",
 ]

@@ -2,7 +2,10 @@
 
 One statement claims a batch of rows and says which it got (RETURNING), so a row is ``sending``
 only while its message is in flight, and an outcome is recorded in the same transaction that
-claims the connection's next row. On SQLite the statements are compiled once per writer.
+claims the connection's next row. On SQLite, whose one sender holds the file lock, the send
+loop names the rows it wants, and the statements are compiled once per writer. On PostgreSQL,
+where many senders share a day, ``shared_writer`` does the same with rows each sender has
+reserved first.
 """
 
 from __future__ import annotations
@@ -29,8 +32,14 @@ from bulletin.store.schema import UtcDateTime, ledger, recipients
 class LedgerWriter:
     """Records outcomes and claims rows, one short transaction per call, on one connection."""
 
+    shared = False  # the send loop names the rows to claim
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def exchange(self, *_: Any) -> tuple[list[bool], list[Outcome]]:
+        """Only a shared store's writer reserves rows (``shared_writer``)."""
+        raise NotImplementedError("SQLite's one sender names the rows it claims")
 
     def apply(
         self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime

@@ -1,11 +1,12 @@
 """The database: items, run records and the mailing list, through SQLAlchemy Core.
 
-SQLite by default, any SQLAlchemy URL (PostgreSQL) later. bulletin creates and upgrades its own
-schema: each migration is a numbered step recorded in ``schema_version``, applied in order in
-one transaction, so an upgrade either happens whole or not at all. ``Store.recipients`` and
-``Store.ledger`` are the mailing list and the delivery ledger, ``Store.events`` and
-``Store.suppressions`` what happened to each address and whom nothing may mail, on the same
-engine.
+SQLite by default, or PostgreSQL, which several machines can share. bulletin creates and
+upgrades its own schema: each migration is a numbered step recorded in ``schema_version``,
+applied in order in one transaction, so an upgrade either happens whole or not at all; on
+PostgreSQL under an advisory transaction lock, so that processes starting together upgrade
+one after the other. ``Store.recipients`` and ``Store.ledger`` are the mailing list and the
+delivery ledger, ``Store.events`` and ``Store.suppressions`` what happened to each address and
+whom nothing may mail, on the same engine.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bulletin.errors import StoreError
 from bulletin.model import Category, Item
+from bulletin.store.advisory import MIGRATE_LOCK, AdvisoryLock
 from bulletin.store.connect import open_engine, sqlite_file, transaction
 from bulletin.store.digests import DigestLog
 from bulletin.store.events import Events
@@ -70,9 +72,11 @@ class RunRecord:
 class Store:
     """Items, run records, the mailing list and the delivery ledger in one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, password: str | None = None) -> None:
         self.url = url
-        self.engine = open_engine(url)
+        self.engine = open_engine(url, password)
+        # Several processes, on several machines, may work on it at once (PostgreSQL).
+        self.shared = self.engine.dialect.name == "postgresql"
         self.recipients = Recipients(self.engine)
         self.ledger = Ledger(self.engine, sqlite_file(url))
         self.digests = DigestLog(self.engine)
@@ -81,16 +85,20 @@ class Store:
         self.suppressions = Suppressions(self.engine)
         self.readers = Readers(self.engine)  # what readers change themselves (the web)
         self.signups = self.readers.signups
-        sqlite = self.engine.dialect.name == "sqlite"
-        self._latest = SqliteLatestItems(self.engine) if sqlite else None
+        self._latest = None if self.shared else SqliteLatestItems(self.engine)
         self._kept = False
 
     @classmethod
-    def open(cls, url: str, upgrade: bool = True) -> Store:
-        """Open the store at ``url``, bringing its schema up to date unless told not to."""
-        store = cls(url)
-        if upgrade:
-            store.upgrade()
+    def open(cls, url: str, upgrade: bool = True, password: str | None = None) -> Store:
+        """Open the store at ``url``, bringing its schema up to date unless told not to;
+        ``password`` is for a PostgreSQL server (store.password_env)."""
+        store = cls(url, password)
+        try:
+            if upgrade:
+                store.upgrade()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -115,13 +123,17 @@ class Store:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def lock(self, name: str, label: str, folder: Path | None = None) -> FileLock | None:
-        """The store's lock ``name`` (not taken yet), written to say ``label`` holds it.
+    def lock(
+        self, name: str, label: str, folder: Path | None = None
+    ) -> FileLock | AdvisoryLock | None:
+        """The store's lock ``name`` (not taken yet), saying that ``label`` holds it.
 
-        It lives beside a SQLite file; for a database server, in ``folder`` (which then
-        keeps apart only the processes of one machine). None for a store in memory, which no
-        other process can reach.
+        It lives beside a SQLite file; on PostgreSQL it is an advisory lock of the database
+        itself, so it keeps apart the processes of every machine. None for a store in
+        memory, which no other process can reach.
         """
+        if self.shared:
+            return AdvisoryLock(self.engine, name, label)
         database = sqlite_file(self.url)
         if database is not None:
             return FileLock(database.with_name(f"{database.name}.{name}-lock"), label)
@@ -153,6 +165,8 @@ class Store:
         """Apply every migration the database lacks; returns the steps applied."""
         applied: list[tuple[int, str]] = []
         with self._begin() as connection:
+            if self.shared:  # held to the end of this transaction: one upgrade at a time
+                AdvisoryLock.hold_for_transaction(connection, MIGRATE_LOCK)
             schema_version.create(connection, checkfirst=True)
             current = int(connection.scalar(select(func.max(schema_version.c.version))) or 0)
             if current > LATEST_VERSION:

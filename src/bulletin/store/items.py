@@ -18,7 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from bulletin.model import Category, Item
 from bulletin.store.connect import transaction
-from bulletin.store.schema import items
+from bulletin.store.schema import items, too_long
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class SaveReport:
     new: tuple[Item, ...] = ()
     updated: tuple[Item, ...] = ()
     unchanged: tuple[Item, ...] = ()
+    refused: tuple[tuple[Item, str], ...] = ()  # each with what does not fit the store
 
     @property
     def stored(self) -> tuple[Item, ...]:
@@ -56,7 +57,12 @@ def save_batch(
     updated: list[Item] = []
     unchanged: list[Item] = []
     inserts: dict[str, dict[str, Any]] = {}
+    refused: list[tuple[Item, str]] = []
     for item in batch:
+        problem = too_long(items, item_row(item, source, now))
+        if problem is not None:
+            refused.append((item, problem))
+            continue
         stored = seen.get(item.id)
         if stored is None:
             if write:
@@ -78,7 +84,7 @@ def save_batch(
             seen[item.id] = changed
     if inserts:
         connection.execute(insert(items), list(inserts.values()))
-    return SaveReport(tuple(new), tuple(updated), tuple(unchanged))
+    return SaveReport(tuple(new), tuple(updated), tuple(unchanged), tuple(refused))
 
 
 def stored_items(connection: Connection, ids: Sequence[str]) -> dict[str, Item]:

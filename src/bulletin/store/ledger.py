@@ -3,9 +3,12 @@
 Rows are planned before anything is sent (planning again adds only who is new), claimed
 (``sending``) in the same transaction that records the outcome of the connection's previous
 message, and marked ``sent`` only after the server accepted the message. So when the process
-dies, at most the message in flight on each connection is left ``sending``; the next sender
-turns those into ``unknown`` (the server may or may not have it) and never resends them on its
-own. A file lock beside the SQLite database keeps two senders off the same rows.
+dies, at most the message in flight on each connection is left ``sending``; those become
+``unknown`` (the server may or may not have it) and are never resent unless the operator
+asks. On SQLite a file lock beside the database keeps two senders off the same rows, and the
+next sender reaps what the last one left. On PostgreSQL any number of senders share a day:
+each registers with a heartbeat (``senders``), and a silent one's rows are reaped by whoever
+looks first.
 """
 
 from __future__ import annotations
@@ -26,19 +29,20 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bulletin.errors import StoreError
 from bulletin.model import Delivery, Outcome
 from bulletin.store.claims import LedgerWriter, SqliteWriter
-from bulletin.store.connect import pages_by_address, record_of, transaction
+from bulletin.store.connect import insert_ignore, pages_by_address, record_of, transaction
 from bulletin.store.schema import issues, ledger, recipients
+from bulletin.store.senders import LOCAL, REAPED, Lease, LocalLease, SenderInfo, list_senders
+from bulletin.store.senders import reap as reap_senders
+from bulletin.store.shared_writer import SharedWriter
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "unknown")
 _PAGE = 500
@@ -62,20 +66,28 @@ class Ledger:
     def __init__(self, engine: Engine, database_file: Path | None) -> None:
         self.engine = engine
         self.database_file = database_file
+        # Senders share it (PostgreSQL): rows are claimed by whoever asks, under a lease.
+        self.shared = engine.dialect.name == "postgresql"
+        self.lease: Lease | LocalLease = LOCAL
 
     # --- the sender's lock ----------------------------------------------------------------
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the store's sender lock, or fail at once if another sender holds it."""
-        if self.database_file is None:
-            if self.engine.dialect.name == "sqlite":  # in memory: no other process sees it
-                yield
-                return
-            raise StoreError(
-                f"sending from a {self.engine.dialect.name} store is not supported yet",
-                hint="use a SQLite store (store.url: sqlite:///var/bulletin.db) for now",
-            )
+    def lock(self, command: str = "send", timeout: float = 30.0) -> Iterator[Lease | LocalLease]:
+        """Be this store's sender while the block runs: on SQLite hold its sender lock (or
+        fail at once if another sender holds it); on PostgreSQL register among the senders,
+        with a heartbeat, taken for dead by the others after ``timeout`` seconds of silence."""
+        if self.shared:
+            with Lease(self.engine, command, timeout) as lease:
+                self.lease = lease
+                try:
+                    yield lease
+                finally:
+                    self.lease = LOCAL
+            return
+        if self.database_file is None:  # in memory: no other process sees it
+            yield LOCAL
+            return
         path = self.database_file.with_name(self.database_file.name + ".send-lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+")
@@ -93,24 +105,29 @@ class Ledger:
             handle.truncate()
             handle.write(f"pid {os.getpid()}\n")
             handle.flush()
-            yield
+            yield LOCAL
         finally:
             handle.close()  # closing releases the lock, as does the process's death
 
     # --- planning -------------------------------------------------------------------------
 
-    def reap(self, now: datetime) -> int:
-        """Rows left ``sending`` by a sender that died become ``unknown`` (hold the lock)."""
+    def reap(self, now: datetime, timeout: float = 30.0) -> int:
+        """Rows left ``sending`` by a sender that died become ``unknown``: on SQLite all of
+        them (hold the lock); on PostgreSQL those of senders silent for ``timeout``."""
+        if self.shared:
+            return reap_senders(self.engine, timeout, now)
         query = update(ledger).where(ledger.c.status == "sending")
         with transaction(self.engine) as connection:
-            result = connection.execute(
-                query.values(
-                    status="unknown",
-                    changed=now,
-                    reply="the sender stopped while sending: the server may or may not have it",
-                )
-            )
+            result = connection.execute(query.values(status="unknown", changed=now, reply=REAPED))
             return int(result.rowcount)
+
+    def senders(self, timeout: float = 30.0) -> list[SenderInfo]:
+        """The senders registered on a shared store (none on SQLite)."""
+        return list_senders(self.engine, timeout) if self.shared else []
+
+    def lease_held(self) -> bool:
+        """Whether this process's claims still hold (on SQLite, always)."""
+        return self.lease.held()
 
     def retry_unknown(self, day: date, now: datetime) -> int:
         """Make the day's ``unknown`` rows pending again: the operator's explicit choice."""
@@ -136,7 +153,9 @@ class Ledger:
             bindparam("transport", ""),
             bindparam("changed", now, type_=ledger.c.changed.type),
         ).where(r.status == "active", _not_paused(now))
-        columns = [c.name for c in ledger.columns if c.name not in ("next_attempt", "sent")]
+        columns = [
+            c.name for c in ledger.columns if c.name not in ("next_attempt", "sent", "sender_id")
+        ]
         with transaction(self.engine) as connection:
             connection.execute(
                 delete(ledger).where(
@@ -146,7 +165,7 @@ class Ledger:
                 )
             )
             before = _count(connection, day)
-            connection.execute(_insert_ignore(self.engine).from_select(columns, fresh))
+            connection.execute(insert_ignore(self.engine, ledger).from_select(columns, fresh))
             return _count(connection, day) - before
 
     # --- sending ----------------------------------------------------------------------------
@@ -176,8 +195,17 @@ class Ledger:
             return writer.apply(outcomes, claims, now)
 
     @contextmanager
-    def writer(self) -> Iterator[LedgerWriter]:
+    def writer(self) -> Iterator[LedgerWriter | SharedWriter]:
         """A writer keeping one connection for many small transactions (use in one thread)."""
+        if self.shared:
+            if not isinstance(self.lease, Lease):
+                raise StoreError("a shared store is written to by a registered sender only")
+            shared = SharedWriter(self.engine, self.lease)
+            try:
+                yield shared
+            finally:
+                shared.close()
+            return
         with self.engine.connect() as connection:
             sqlite_file = connection.dialect.name == "sqlite"
             yield SqliteWriter(connection) if sqlite_file else LedgerWriter(connection)
@@ -270,7 +298,7 @@ class Ledger:
         """Keep ``issue`` as the variant's content unless one is kept already; the kept one."""
         values = {**issue.__dict__, "created": now}
         with transaction(self.engine) as connection:
-            connection.execute(_insert_ignore(self.engine, issues).values(**values))
+            connection.execute(insert_ignore(self.engine, issues).values(**values))
         kept = self.issue(issue.day, issue.variant)
         assert kept is not None
         return kept
@@ -318,15 +346,6 @@ def parse_variant(variant: str) -> tuple[frozenset[str] | None, frozenset[str] |
 
 def _count(connection: Any, day: date) -> int:
     return int(connection.scalar(select(func.count()).where(ledger.c.day == day)) or 0)
-
-
-def _insert_ignore(engine: Engine, table: Any = ledger) -> Any:
-    """INSERT that skips rows whose key exists: planning twice is a no-op."""
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    return insert(table).prefix_with("IGNORE")
 
 
 def _delivery(row: Any) -> Delivery:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bulletin.errors import StoreError
 
@@ -25,21 +25,33 @@ class Busy(StoreError):
     exit_code = 75  # EX_TEMPFAIL (sysexits.h): cron and systemd read it as "try later"
 
 
-class FileLock:
-    """An exclusive lock on ``path``; ``label`` says who holds it (written into the file).
+class Lock:
+    """What every lock of a store does: taken (waiting a while), let go of, a context
+    manager. A kind of lock says how to try it once, who holds it, and how to let go.
 
     ``busy`` and ``hint`` make the error of a lock held by another; ``{holder}`` and
     ``{path}`` are filled in."""
 
-    def __init__(
-        self,
-        path: Path,
-        label: str,
-        busy: str = "another bulletin ({holder}) is working on this store",
-        hint: str = "wait for it to finish and try again; the lock is {path}",
-    ) -> None:
-        self.path, self.label, self.busy, self.hint = path, label, busy, hint
-        self._handle: IO[str] | None = None
+    busy = "another bulletin ({holder}) is working on this store"
+    hint = "wait for it to finish and try again; the lock is {path}"
+    path: Any  # where it is (a file, a lock of the database), for messages
+
+    @property
+    def taken(self) -> bool:
+        """Whether this process took the lock and has not let go of it."""
+        raise NotImplementedError
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; whether this process holds it now."""
+        raise NotImplementedError
+
+    def holder(self) -> str | None:
+        """Who holds the lock, or None when nobody does."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Let go of the lock."""
+        raise NotImplementedError
 
     def acquire(
         self,
@@ -48,42 +60,64 @@ class FileLock:
         poll: float = 0.2,
     ) -> None:
         """Take the lock, waiting up to ``wait`` seconds; ``Busy`` if it is still held then."""
+        deadline = time.monotonic() + wait
+        while not self.try_acquire():
+            if time.monotonic() >= deadline or cancelled():
+                holder = self.holder() or "a process that did not say"
+                raise Busy(
+                    self.busy.format(holder=holder, path=self.path),
+                    hint=self.hint.format(holder=holder, path=self.path),
+                )
+            time.sleep(min(poll, max(deadline - time.monotonic(), 0.01)))
+
+    def __enter__(self) -> Lock:
+        if not self.taken:
+            self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+class FileLock(Lock):
+    """An exclusive lock on ``path``; ``label`` says who holds it (written into the file)."""
+
+    def __init__(self, path: Path, label: str) -> None:
+        self.path, self.label = path, label
+        self._handle: IO[str] | None = None
+
+    @property
+    def taken(self) -> bool:
+        """Whether this process holds the lock."""
+        return self._handle is not None
+
+    def try_acquire(self) -> bool:
+        """Lock the file if nobody has it locked, and write who holds it into it."""
+        if self._handle is not None:
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+")
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline or cancelled():
-                    handle.seek(0)
-                    holder = handle.read().strip() or "a process that did not say"
-                    handle.close()
-                    raise Busy(
-                        self.busy.format(holder=holder, path=self.path),
-                        hint=self.hint.format(holder=holder, path=self.path),
-                    ) from None
-                time.sleep(min(poll, max(deadline - time.monotonic(), 0.01)))
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} {self.label}\n")
         handle.flush()
         self._handle = handle
+        return True
+
+    def holder(self) -> str | None:
+        """Who holds the lock ("pid 1234 serve"), or None when nobody does."""
+        return lock_holder(self.path)
 
     def release(self) -> None:
         """Let go of the lock (closing the file releases it)."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-    def __enter__(self) -> FileLock:
-        if self._handle is None:
-            self.acquire()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.release()
 
 
 def lock_holder(path: Path) -> str | None:

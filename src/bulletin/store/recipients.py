@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from bulletin.errors import StoreError
 from bulletin.store import sync_state
-from bulletin.store.connect import pages_by_address, transaction
-from bulletin.store.schema import fill_link_ids, recipients
+from bulletin.store.connect import insert_ignore, pages_by_address, transaction
+from bulletin.store.schema import fill_link_ids, ledger, recipients
 from bulletin.store.suppressions import held_among
 
 STATUSES = ("active", "unsubscribed", "bounced")
@@ -145,7 +145,12 @@ def categories_text(categories: Iterable[str] | None) -> str | None:
     for slug in slugs:
         if not _SLUG.fullmatch(slug):
             raise StoreError(f"{slug!r} is not a category slug (like local-news)")
-    return ",".join(slugs) or None
+    text = ",".join(slugs)
+    # It names the recipient's variant of the digest in the ledger, whose column has a limit.
+    limit = getattr(ledger.c.variant.type, "length", None) or len(text)
+    if len(text) > limit:
+        raise StoreError(f"the categories {text[:60]}... are longer than {limit} characters")
+    return text or None
 
 
 def parse_categories(text: str | None) -> frozenset[str] | None:
@@ -253,8 +258,8 @@ class Recipients:
                     report.updated += 1
                 else:
                     report.unchanged += 1
-            if new:
-                connection.execute(insert(recipients), new)
+            if new:  # another process may add the same address at this moment: it wins
+                connection.execute(insert_ignore(self.engine, recipients), new)
                 report.added += len(new)
             if new or report.updated:
                 sync_state.touch(connection)
@@ -374,7 +379,8 @@ def _sync(connection: Any, entries: Sequence[ListEntry], now: datetime) -> Merge
             else:
                 report.unchanged += 1
     if new:
-        connection.execute(insert(recipients), new)
+        # Another process may seed the same list at the same instant (a shared store).
+        connection.execute(insert_ignore(connection.engine, recipients), new)
         report.added = len(new)
     return report
 

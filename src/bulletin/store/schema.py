@@ -11,14 +11,19 @@ version 6 adds the subscriber events (an append-only record of what happened to 
 bounces, complaints, leaving, and what sign-up will add) and the suppression list (hashes of
 addresses nothing may mail again); version 7 lets readers shape their own subscription: each
 recipient's languages, a pause, when they confirmed and the consent wording they agreed to,
-the sign-ups waiting for their confirmation, and the counters of the sign-up's rate limits.
+the sign-ups waiting for their confirmation, and the counters of the sign-up's rate limits;
+version 8 lets several processes send one day together on PostgreSQL: a registry of senders
+with a heartbeat, each ledger row's sender, an index of the rows waiting to be claimed, and
+byte order (``COLLATE "C"``) for the keys bulletin pages and sorts by, so that PostgreSQL
+lists them in SQLite's order.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -66,6 +71,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def byte_ordered(length: int) -> String:
+    """Text compared byte by byte, as SQLite does: ``COLLATE "C"`` on PostgreSQL, whose
+    locale orders ignore punctuation and case ("ann-b" after "annb"). Keyset paging by
+    address and every listing in address or id order rely on it."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def too_long(table: Table, values: Mapping[str, Any]) -> str | None:
+    """Which value is longer than its column holds, said for a message; None if all fit.
+
+    PostgreSQL refuses such a value, and the whole transaction with it, where SQLite keeps
+    it: checking first makes both databases take and refuse the same.
+    """
+    for name, value in values.items():
+        length = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            return f"its {name} is {len(value)} characters long, the store keeps {length} at most"
+    return None
+
+
 metadata = MetaData()
 
 schema_version = Table(
@@ -80,13 +105,13 @@ schema_version = Table(
 items = Table(
     "items",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", byte_ordered(64), primary_key=True),
     Column("source", String(200), nullable=False),
     Column("day", Date, nullable=False, index=True),
     Column("published", UtcDateTime, nullable=False, index=True),
     Column("updated", UtcDateTime),
     Column("collected", UtcDateTime, nullable=False),
-    Column("category_slug", String(200), nullable=False, index=True),
+    Column("category_slug", byte_ordered(200), nullable=False, index=True),
     Column("category_name", String(200), nullable=False),
     Column("title", Text, nullable=False),
     Column("title_derived", Boolean, nullable=False),
@@ -122,7 +147,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("address", String(320), primary_key=True),  # lower-cased
+    Column("address", byte_ordered(320), primary_key=True),  # lower-cased
     Column("message_id", String(400), nullable=False),
     Column("transport", String(20), nullable=False),
     Column("delivered", UtcDateTime, nullable=False),
@@ -142,7 +167,7 @@ recipients = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     # Normalised: the local part as given, the domain lower-case ASCII (IDNA), so the same
     # mailbox written with another case of domain is one recipient.
-    Column("address", String(320), nullable=False, unique=True),
+    Column("address", byte_ordered(320), nullable=False, unique=True),
     Column("name", Text, nullable=False),
     Column("status", String(20), nullable=False),  # active, unsubscribed, bounced
     Column("categories", Text),  # sorted comma-separated slugs; NULL: every category
@@ -180,7 +205,7 @@ ledger = Table(
     "ledger",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("address", String(320), primary_key=True),
+    Column("address", byte_ordered(320), primary_key=True),
     Column("name", Text, nullable=False),
     Column("variant", String(2000), nullable=False),
     # pending, sending, sent, deferred, failed, unknown
@@ -193,6 +218,8 @@ ledger = Table(
     Column("changed", UtcDateTime, nullable=False),
     Column("sent", UtcDateTime),
     Index("ledger_status", "status", "day"),
+    # Version 5: who claimed the row (``senders.id``) when it went ``sending``; NULL before.
+    Column("sender_id", Integer),
 )
 
 settings = Table(
@@ -308,6 +335,37 @@ rate_limits = Table(
 _RECIPIENT_COLUMNS_V7 = ("languages", "paused_until", "confirmed", "consent_version")
 
 
+# --- version 8 ---------------------------------------------------------------------------------
+
+# The processes sending on a shared (PostgreSQL) store, each with a heartbeat on the
+# database's clock: one whose heartbeat is stale is taken for dead, and its rows in flight
+# become unknown (``store/senders.py``). SQLite, with one sender at a time, leaves it empty.
+senders = Table(
+    "senders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("command", String(40), nullable=False),
+    Column("started", UtcDateTime, nullable=False),
+    Column("heartbeat", UtcDateTime, nullable=False),
+)
+
+# Columns whose order must be bytes' on PostgreSQL, for stores made before version 8.
+_BYTE_ORDERED = (
+    ("items", "id", 64),
+    ("items", "category_slug", 200),
+    ("deliveries", "address", 320),
+    ("recipients", "address", 320),
+    ("ledger", "address", 320),
+)
+# The rows a claim looks for, in address order, without walking past the day's sent ones.
+_WAITING_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ledger_waiting ON ledger (day, address) "
+    "WHERE status IN ('pending', 'deferred')"
+)
+
+
 def _create_v1(connection: Connection) -> None:
     for table in (items, runs, deliveries):
         table.create(connection)
@@ -409,13 +467,36 @@ def _create_v7(connection: Connection) -> None:
             connection.exec_driver_sql(f"ALTER TABLE {recipients.name} ADD COLUMN {name} {kind}")
 
 
+def _create_v8(connection: Connection) -> None:
+    senders.create(connection, checkfirst=True)
+    present = {column["name"] for column in inspect(connection).get_columns(ledger.name)}
+    if "sender_id" not in present:
+        connection.exec_driver_sql(f"ALTER TABLE {ledger.name} ADD COLUMN sender_id INTEGER")
+    if connection.dialect.name != "postgresql":
+        return
+    for table, column, length in _BYTE_ORDERED:
+        collation = connection.exec_driver_sql(
+            "SELECT collation_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = %(t)s AND column_name = %(c)s",
+            {"t": table, "c": column},
+        ).scalar()
+        if collation != "C":
+            connection.exec_driver_sql(
+                f'ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({length}) COLLATE "C"'
+            )
+    connection.exec_driver_sql(_WAITING_INDEX)
+
+
 def fill_link_ids(connection: Connection) -> int:
     """Give a link id to each recipient without one; returns how many got one."""
     c = recipients.c
     missing = connection.execute(select(c.id).where(c.link_id.is_(None))).scalars().all()
     if missing:
+        # Only where none was drawn meanwhile: a process sending now may use that one.
         connection.execute(
-            update(recipients).where(c.id == bindparam("b_id")).values(link_id=bindparam("b_link")),
+            update(recipients)
+            .where(c.id == bindparam("b_id"), c.link_id.is_(None))
+            .values(link_id=bindparam("b_link")),
             [{"b_id": key, "b_link": new_link_id()} for key in missing],
         )
     return len(missing)
@@ -434,5 +515,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (5, "the state of each feed source between fetches", _create_v5),
     (6, "subscriber events and the suppression list", _create_v6),
     (7, "readers' languages, pauses and consent; pending sign-ups; rate limits", _create_v7),
+    (8, "senders with heartbeats, each row's sender, and byte order on PostgreSQL", _create_v8),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -24,8 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from bulletin.errors import StoreError
-from bulletin.store.connect import transaction
-from bulletin.store.ledger import _insert_ignore as insert_ignore
+from bulletin.store.connect import insert_ignore, transaction
 from bulletin.store.schema import ledger, recipients, suppressions
 
 #: Why an address is held, and the status its recipient row gets (erased ones have no row).
@@ -82,15 +81,16 @@ class Suppressions:
         key = address_hash(address)
         values = {"address_hash": key, "reason": reason, "time": now, "origin": origin}
         with transaction(self.engine) as connection:
+            # RETURNING says whether the row went in: rowcount does not, on every driver.
             insert = insert_ignore(self.engine, suppressions).values(**values)
-            added = connection.execute(insert).rowcount
+            added = connection.execute(insert.returning(suppressions.c.address_hash)).first()
             c = recipients.c
             connection.execute(
                 update(recipients)
                 .where(func.lower(c.address) == _normal(address).lower(), c.status == "active")
                 .values(status=REASONS[reason], changed=now)
             )
-        return bool(added)
+        return added is not None
 
     def holds(self, address: str) -> bool:
         """Whether ``address`` (in any spelling) is on the list."""
