@@ -42,7 +42,7 @@ OWNERS = {
     "click": "cli",
     "defusedxml": "sources.feed_reader",
     "dkim": "delivery.dkim",
-    "email_validator": "store.recipients",
+    "email_validator": "store.addresses",
     "feedgen": "feeds",
     "feedparser": "sources.feed_reader",
     "flufl": "delivery.bounces",

@@ -16,6 +16,12 @@ importing SQLAlchemy and psycopg.
 
 from bulletin.errors import StoreConfigError, StoreUnavailable
 from bulletin.model import Delivery, Outcome
+from bulletin.store.addresses import (
+    categories_text,
+    check_name,
+    normalize_address,
+    parse_categories,
+)
 from bulletin.store.advisory import AdvisoryLock, Leadership
 from bulletin.store.database import RunRecord, Store
 from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
@@ -24,21 +30,10 @@ from bulletin.store.feed_state import FeedStates
 from bulletin.store.items import SaveReport
 from bulletin.store.ledger import STATES, Issue, Ledger, parse_variant
 from bulletin.store.locks import Busy, FileLock, lock_holder
+from bulletin.store.migrations import LATEST_VERSION, MIGRATIONS
 from bulletin.store.readers import ERASED_PREFIX, Readers
-from bulletin.store.recipients import (
-    STATUSES,
-    ListEntry,
-    MergeReport,
-    Recipients,
-    Subscriber,
-    categories_text,
-    check_name,
-    normalize_address,
-    parse_categories,
-)
+from bulletin.store.recipients import STATUSES, ListEntry, MergeReport, Recipients, Subscriber
 from bulletin.store.schema import (
-    LATEST_VERSION,
-    MIGRATIONS,
     UtcDateTime,
     deliveries,
     digests,

@@ -42,11 +42,10 @@ from bulletin.store.items import (
 )
 from bulletin.store.ledger import Ledger
 from bulletin.store.locks import FileLock
+from bulletin.store.migrations import LATEST_VERSION, MIGRATIONS
 from bulletin.store.readers import Readers
 from bulletin.store.recipients import Recipients
 from bulletin.store.schema import (
-    LATEST_VERSION,
-    MIGRATIONS,
     items,
     runs,
     schema_version,

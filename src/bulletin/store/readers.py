@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bulletin.store import sync_state
+from bulletin.store.addresses import categories_text, normalize_address
 from bulletin.store.connect import transaction
 from bulletin.store.events import Events
-from bulletin.store.recipients import Recipients, categories_text, normalize_address
+from bulletin.store.recipients import Recipients
 from bulletin.store.schema import ledger, recipients, signups
 from bulletin.store.signups import Signup, Signups
 from bulletin.store.suppressions import Suppressions, address_hash, held_among

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bulletin.store.addresses import categories_text, normalize_address, parse_categories
 from bulletin.store.connect import transaction
-from bulletin.store.recipients import categories_text, normalize_address, parse_categories
 from bulletin.store.schema import rate_limits, signups
 
 

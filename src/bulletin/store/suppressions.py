@@ -45,7 +45,7 @@ def address_hash(address: str, normalised: bool = False) -> str:
 
 def _normal(address: str) -> str:
     # Imported here: recipients imports this module for its merge.
-    from bulletin.store.recipients import normalize_address
+    from bulletin.store.addresses import normalize_address
 
     try:
         return normalize_address(address)
