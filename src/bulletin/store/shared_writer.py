@@ -3,9 +3,8 @@
 One transaction, one statement in it, records the outcomes of the workers' previous messages
 and claims, for each worker, whichever due row nobody holds (``FOR UPDATE SKIP LOCKED``): its
 next message. The claimed rows are handed over as soon as the statement returns, before the
-commit, so
-each worker renders and sends while the transaction commits and waits for it only before
-the end of the data. A row is ``sending`` only while its message is in flight: a dead sender
+commit, so each worker renders and sends while the transaction commits and waits for it only
+before the end of the data. A row is ``sending`` only while its message is in flight: a dead sender
 leaves at most one per connection, which the reaper makes ``unknown``.
 
 Every claim carries the sender and the attempt number, and an outcome is recorded only where
