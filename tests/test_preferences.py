@@ -116,6 +116,27 @@ def test_erasure_keeps_a_hash_only_and_no_import_brings_them_back(site: ReaderSi
     assert ERASED_PREFIX + address_hash("ann@example.org") not in rows  # unsent: dropped
 
 
+def test_erasure_after_a_send_keeps_the_sent_row_under_a_hash_and_mails_nobody_again(
+    site: ReaderSite,
+) -> None:
+    save_items(site.config, [make_item("e1")])
+    ctx = pipeline.RunContext(site.config)
+    with Store.open(site.config.store_url) as store:
+        variants = pipeline.Digests(ctx, store).variants([DAY])
+        assert pipeline.send_rows(ctx, store, DAY, variants, clock=Clock()).sent == 2
+    path = preferences_path(site.config, "ann@example.org")
+    assert site.request("POST", path, {"action": "erase", "sure": "yes"})[0] == 200
+    hashed = ERASED_PREFIX + address_hash("ann@example.org")
+    with Store.open(site.config.store_url) as store:
+        sent = {r.address: r for r in store.ledger.rows(DAY, ["sent"])}
+        assert set(sent) == {hashed, "bob@example.org"}
+        assert sent[hashed].name == "" and sent[hashed].message_id
+        assert store.ledger.counts(DAY).get("sent") == 2  # the day's figures stay as they were
+        variants = pipeline.Digests(ctx, store).variants([DAY])
+        again = pipeline.send_rows(ctx, store, DAY, variants, clock=Clock())
+    assert again.sent == 0  # nobody gets a second copy, the erased reader least of all
+
+
 def test_an_expired_or_forged_preferences_link_changes_nothing(site: ReaderSite) -> None:
     old = preferences_path(site.config, "ann@example.org", NOW - timedelta(seconds=1))
     status, page, _ = site.request("POST", old, {"action": "unsubscribe"})
