@@ -153,3 +153,19 @@ def test_every_outside_library_has_an_owner() -> None:
 def test_the_rules_catch_what_they_are_for(module: str, imported: str, allowed: bool) -> None:
     layer, target = module.split(".")[0], imported.split(".")[1]
     assert (target in ALLOWED[layer]) is allowed
+
+
+# Libraries only some commands need: loading them at start cost every `bulletin send` about
+# 14 MiB of memory (psycopg, feedparser, flufl.bounce, altcha, the web stack).
+ON_DEMAND = ("psycopg", "feedparser", "defusedxml", "flufl", "altcha", "starlette", "uvicorn")
+
+
+@pytest.mark.slow
+def test_the_command_line_loads_optional_libraries_only_when_a_command_needs_them() -> None:
+    import subprocess
+
+    probe = f"import sys, bulletin.cli; print(sorted(m for m in {ON_DEMAND!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

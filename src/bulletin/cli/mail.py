@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bulletin import pipeline, web
+from bulletin import pipeline
 from bulletin.cli.base import Context, date_option, main, pass_state, shown
 from bulletin.config import Config
 from bulletin.errors import BulletinError
@@ -329,6 +329,8 @@ def unsubscribe_command(state: Context, token_or_address: str) -> None:
 def web_command(state: Context, host: str, port: int) -> None:
     """Serve the readers' pages (sign-up with double opt-in, preferences, unsubscribe with its
     one-click POST), /health and /metrics."""
+    from bulletin import web  # the web stack, for this command only: the others never serve
+
     ctx = state.run_context()
     public = ctx.unsubscribe_url
     try:

@@ -15,13 +15,17 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from bulletin import pipeline, schedule, web
+from bulletin import pipeline, schedule
 from bulletin.cli.base import Context, main, pass_state
 from bulletin.config import Config, with_listen
 from bulletin.errors import BulletinError
+
+if TYPE_CHECKING:  # the web stack is loaded by the commands that serve, not by every one
+    from bulletin.web import WebServer
 
 _log = logging.getLogger("bulletin.serve")
 
@@ -98,10 +102,12 @@ def _with_listen(config: Config, listen: str | None) -> Config:
         raise click.BadParameter(str(error), param_hint="--listen") from None
 
 
-def _web_server(ctx: pipeline.RunContext) -> web.WebServer | None:
+def _web_server(ctx: pipeline.RunContext) -> WebServer | None:
     address = ctx.schedule.listen_address
     if address is None:
         return None
+    from bulletin import web
+
     public = ctx.unsubscribe_url
     try:
         server = web.WebServer(web.deployment_app(ctx), *address, ctx.web.request_timeout)

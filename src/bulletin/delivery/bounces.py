@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from email import errors
 from typing import Literal
 
-from flufl.bounce import all_failures
-
 from bulletin.delivery.tokens import BOUNCE_TOKEN_LENGTH
 
 Kind = Literal["hard", "soft", "complaint", "autoreply", "notice", "unknown"]
@@ -202,6 +200,9 @@ def _bounce(failures: list[Failure], what: str) -> _Found:
 
 def _flufl(message: email.message.Message) -> list[Failure]:
     """The failures flufl.bounce's detectors find (addresses only), with a status from text."""
+    # Imported here: sends load this module too, and its detectors cost them memory for nothing.
+    from flufl.bounce import all_failures
+
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # heuristics over any mail in the wild: a detector may trip on it

@@ -11,12 +11,18 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timedelta
-
-from altcha import v1 as altcha
+from types import ModuleType
 
 from bulletin.store import Store
 
 LIFETIME = timedelta(hours=1)
+
+
+def _altcha() -> ModuleType:
+    """The library, loaded by the first form that uses it: most deployments never turn it on."""
+    from altcha import v1
+
+    return v1
 
 
 class Proof:
@@ -27,6 +33,7 @@ class Proof:
 
     def challenge(self, now: datetime) -> str:
         """A new challenge as the JSON the form's script reads."""
+        altcha = _altcha()
         made = altcha.create_challenge(
             altcha.ChallengeOptions(
                 algorithm="SHA-256",
@@ -41,6 +48,7 @@ class Proof:
         """Whether ``payload`` solves a genuine, unexpired challenge not used before."""
         if not payload or len(payload) > 2000:
             return False
+        altcha = _altcha()
         try:
             data = json.loads(base64.b64decode(payload, validate=True))
             expires = int(altcha.extract_params(data).get("expires", ["0"])[0])
@@ -58,6 +66,7 @@ class Proof:
 def solve(challenge: str) -> str:
     """The payload that answers ``challenge`` (what the browser's script computes)."""
     found = json.loads(challenge)
+    altcha = _altcha()
     made = altcha.Challenge(
         found["algorithm"],
         found["challenge"],

@@ -24,10 +24,6 @@ from typing import Any
 from urllib.parse import urljoin
 from xml.etree.ElementTree import ParseError
 
-import defusedxml
-import defusedxml.ElementTree
-import feedparser
-
 from bulletin.errors import SourceError
 
 
@@ -121,6 +117,8 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> ParsedFeed:
         raise FeedFormatError(_html_message(text, url))
     utf8 = _as_utf8(text)
     screen_xml(utf8)
+    import feedparser  # here, not at the top: only a run with feed sources pays its start-up
+
     parsed = feedparser.parse(
         utf8,
         response_headers={
@@ -149,6 +147,8 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> ParsedFeed:
 
 def screen_xml(data: bytes) -> None:
     """Refuse XML that declares entities or references outside files (FeedFormatError)."""
+    import defusedxml.ElementTree  # as feedparser: loaded by the runs that read feeds
+
     try:
         defusedxml.ElementTree.fromstring(
             data, forbid_dtd=False, forbid_entities=True, forbid_external=True

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Engine,
@@ -42,7 +42,9 @@ from bulletin.store.connect import insert_ignore, pages_by_address, record_of, t
 from bulletin.store.schema import issues, ledger, recipients
 from bulletin.store.senders import LOCAL, REAPED, Lease, LocalLease, SenderInfo, list_senders
 from bulletin.store.senders import reap as reap_senders
-from bulletin.store.shared_writer import SharedWriter
+
+if TYPE_CHECKING:  # psycopg is loaded by the sends that need it, not by every command
+    from bulletin.store.shared_writer import SharedWriter
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "unknown")
 _PAGE = 500
@@ -200,6 +202,8 @@ class Ledger:
         if self.shared:
             if not isinstance(self.lease, Lease):
                 raise StoreError("a shared store is written to by a registered sender only")
+            from bulletin.store.shared_writer import SharedWriter
+
             shared = SharedWriter(self.engine, self.lease)
             try:
                 yield shared
