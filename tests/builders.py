@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -375,6 +376,20 @@ def require_tool(available: bool, what: str, setup: str = "digest.sh") -> None:
 
 
 # --- the readers' web application ------------------------------------------------------------
+
+
+@contextmanager
+def served(app: Any, request_seconds: float | None = None) -> Iterator[tuple[str, int]]:
+    """``app`` under bulletin's web server on a free loopback port for the block; its address."""
+    from bulletin import web
+
+    limits = {} if request_seconds is None else {"request_seconds": request_seconds}
+    server = web.WebServer(app, "127.0.0.1", 0, **limits)
+    server.start()
+    try:
+        yield server.address
+    finally:
+        server.shutdown()
 
 
 class ReaderSite:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from builders import make_deployment, make_item, save_items, start_bulletin
+from builders import make_deployment, make_item, save_items, served, start_bulletin
 from bulletin import pipeline, web
 from bulletin.cli import main
 from bulletin.config import Config
@@ -194,17 +194,12 @@ def test_health_and_metrics_come_from_the_store(tmp_path: Path) -> None:
     monitor = pipeline.Monitor(pipeline.RunContext(config))
     unsubscriber = pipeline.Unsubscriber(pipeline.RunContext(config))
     app = web.create_app(unsubscriber, web.Site("x", "/u"), monitor)
-    server = web.WebServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
-        host, port = server.address
+    with served(app) as (host, port):
         status, body = get(f"http://{host}:{port}/health")
         details = json.loads(body)
         assert status == 200 and details["state"] == "ok"
         assert details["last_success"]["key"] == "abc123"
         _, metrics = get(f"http://{host}:{port}/metrics")
-    finally:
-        server.shutdown()
     assert "bulletin_items_collected_total 3\n" in metrics
     assert "bulletin_feeds_written_total 7\n" in metrics
     assert 'bulletin_runs_total{outcome="ok"} 1\n' in metrics

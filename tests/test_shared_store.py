@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text, update
 
-from builders import DAY, LOCAL, NOW, make_deployment, make_item, save_items, subscribe
+from builders import DAY, LOCAL, NOW, make_deployment, make_item, save_items, served, subscribe
 from bulletin import pipeline, web
 from bulletin.cli import main
 from bulletin.errors import StoreConfigError, StoreUnavailable
@@ -303,15 +303,10 @@ def test_health_answers_503_saying_why_while_the_store_is_away(tmp_path: Path) -
     ctx.store_url = DEAD.format(port=_free_port())  # then the server goes away
     monitor = pipeline.Monitor(ctx)
     app = web.create_app(unsubscriber, web.Site("Bugle"), monitor)
-    server = web.WebServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
-        host, port = server.address
+    with served(app) as (host, port):
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"http://{host}:{port}/health", timeout=20)
         body = json.loads(caught.value.read())
-    finally:
-        server.shutdown()
     assert caught.value.code == 503
     assert body["state"] == "error" and "cannot reach the store" in body["error"]
 

@@ -21,6 +21,7 @@ from builders import (
     make_deployment,
     make_item,
     save_items,
+    served,
     start_bulletin,
     statuses,
     store_at_version,
@@ -141,12 +142,8 @@ def token_of(config: Config, address: str, key: bytes | None = None) -> str:
 @pytest.fixture
 def endpoint(config: Config) -> Iterator[tuple[str, int]]:
     app = web.create_app(pipeline.Unsubscriber(pipeline.RunContext(config)), web.Site("News"))
-    server = web.WebServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.shutdown()
+    with served(app) as address:
+        yield address
 
 
 def request(
@@ -282,16 +279,12 @@ def test_a_token_is_read_in_its_one_spelling_only(keyed: Config, kind: str) -> N
 
 def test_links_sent_before_link_ids_keep_working(keyed: Config) -> None:
     app = web.create_app(pipeline.Unsubscriber(pipeline.RunContext(keyed)), web.Site("News"))
-    server = web.WebServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
+    with served(app) as address:
         path = f"/unsubscribe?token={FIRST_FORMAT}"
-        status, page = request(server.address, "GET", path)
+        status, page = request(address, "GET", path)
         assert status == 200 and "ann@example.org" in page
-        status, page = request(server.address, "POST", path, "List-Unsubscribe=One-Click")
+        status, page = request(address, "POST", path, "List-Unsubscribe=One-Click")
         assert status == 200 and "will get no more" in page
-    finally:
-        server.shutdown()
     old_mailto = first_format(KEY, "bob@example.org")  # `bulletin unsubscribe` from its mail
     result = CliRunner().invoke(
         main, ["-c", str(keyed.root / "config.yaml"), "unsubscribe", old_mailto]

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from builders import make_deployment, subscribe
+from builders import make_deployment, served, subscribe
 from bulletin import delivery, pipeline, web
 from bulletin.config import Config
 from bulletin.store import Store
@@ -32,12 +32,8 @@ def config(tmp_path: Path) -> Config:
 def address(config: Config) -> Iterator[tuple[str, int]]:
     ctx = pipeline.RunContext(config)
     app = web.create_app(pipeline.Unsubscriber(ctx), web.Site("News"), pipeline.Monitor(ctx))
-    server = web.WebServer(app, "127.0.0.1", 0)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.shutdown()
+    with served(app) as address:
+        yield address
 
 
 def tokens(config: Config) -> dict[str, str]:
@@ -185,11 +181,8 @@ def test_200_slow_clients_holding_connections_do_not_stop_a_reader_and_are_cut_o
 ) -> None:
     ctx = pipeline.RunContext(config)
     app = web.create_app(pipeline.Unsubscriber(ctx), web.Site("News"), pipeline.Monitor(ctx))
-    server = web.WebServer(app, "127.0.0.1", 0, request_seconds=2.0)
-    server.start()
-    address = server.address
 
-    async def crowd() -> tuple[float, bytes, list[bytes]]:
+    async def crowd(address: tuple[str, int]) -> tuple[float, bytes, list[bytes]]:
         slow = []
         for n in range(200):  # half say nothing at all, half send a header a byte at a time
             reader, writer = await asyncio.open_connection(*address)
@@ -206,9 +199,7 @@ def test_200_slow_clients_holding_connections_do_not_stop_a_reader_and_are_cut_o
             writer.close()
         return took, answer, ends
 
-    try:
-        took, answer, ends = run(crowd())
-    finally:
-        server.shutdown()
+    with served(app, request_seconds=2.0) as address:
+        took, answer, ends = run(crowd(address))
     assert status_of(answer) == 200 and took < 1.0
     assert ends == [b""] * 200  # closed, not answered
