@@ -70,8 +70,8 @@ print(json.dumps({"sent": report.sent, "failed": report.failed, "deferred": repo
 """
 
 # Four of these claim and record a day's rows as fast as they can, no SMTP: the ledger's
-# own capacity. Each transaction records the last batch and claims the next (batches of 4),
-# as a sender's transactions do.
+# own capacity. Each transaction records the last batch, claims the rows reserved by the one
+# before and reserves the next (batches of 4), as a sender's transactions do.
 CLAIMS = """
 import json, sys, time
 from datetime import UTC, date, datetime
@@ -81,14 +81,15 @@ day, now = date.fromisoformat(sys.argv[2]), datetime.now(UTC)
 with Store.open(sys.argv[1]) as store, store.ledger.lock("bench", 30):
     claimed, last, started = 0, [], time.perf_counter()
     with store.ledger.writer() as writer:
-        while True:
-            rows = []
-            writer.exchange(Exchange(day, now, last, pull=4), lambda more, _: rows.extend(more))
-            if not rows:
-                break  # that transaction recorded the last outcomes
-            claimed += len(rows)
+        reserved = writer.exchange(Exchange(day, now, pull=4)).reserved
+        while reserved:
+            done = writer.exchange(Exchange(day, now, last, pull=4, claims=reserved))
+            made = [r for r, ok in zip(reserved, done.claimed) if ok]
+            claimed += len(made)
             last = [Outcome(day, r.address, "sent", "250", "<m>", "smtp", attempt=r.attempts + 1)
-                    for r in rows]
+                    for r in made]
+            reserved = done.reserved
+        writer.exchange(Exchange(day, now, last))
     print(json.dumps({"claimed": claimed, "seconds": time.perf_counter() - started}))
 """
 

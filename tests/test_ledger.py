@@ -17,7 +17,7 @@ from bulletin import delivery, pipeline
 from bulletin.cli import main
 from bulletin.config import Config
 from bulletin.errors import StoreError
-from bulletin.store import ListEntry, Store
+from bulletin.store import STATES, ListEntry, Store
 from smtp_servers import Server, self_signed
 
 # Every test here runs on SQLite and on PostgreSQL (see conftest.py).
@@ -40,10 +40,7 @@ def send(config: Config, clock: Clock | None = None, **options: Any) -> pipeline
 
 def ledger(config: Config) -> dict[str, tuple[str, str]]:
     with Store.open(config.store_url) as store:
-        return {r.address: (r.status, r.reply) for r in store.ledger.rows(DAY, _STATES)}
-
-
-_STATES = ["pending", "sending", "sent", "deferred", "failed", "unknown"]
+        return {r.address: (r.status, r.reply) for r in store.ledger.rows(DAY, STATES)}
 
 
 @pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
@@ -390,7 +387,8 @@ def test_the_status_of_a_day_as_json_lists_the_rows_that_need_a_look(tmp_path: P
     found = json.loads(out)
     assert code == 1 and (found["day"], found["ok"]) == (str(DAY), False)
     assert found["counts"] == {
-        "pending": 0, "sending": 0, "sent": 2, "deferred": 1, "failed": 1, "unknown": 0
+        "pending": 0, "reserved": 0, "sending": 0, "sent": 2, "deferred": 1, "failed": 1,
+        "unknown": 0,
     }  # fmt: skip
     assert [(r["address"], r["status"], r["attempts"]) for r in found["trouble"]] == [
         ("bad1@example.org", "failed", 1),

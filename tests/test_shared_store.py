@@ -19,6 +19,7 @@ from sqlalchemy import text, update
 from builders import DAY, LOCAL, NOW, make_deployment, make_item, save_items, served, subscribe
 from bulletin import pipeline, web
 from bulletin.cli import main
+from bulletin.delivery.group_commit import release
 from bulletin.errors import StoreConfigError, StoreUnavailable
 from bulletin.model import Category, Exchange, Outcome
 from bulletin.store import LATEST_VERSION, Leadership, ListEntry, Store, ledger, senders
@@ -36,18 +37,29 @@ def shared(postgres_url: str) -> Iterator[Store]:
         yield store
 
 
-def pull(store: Store, count: int = 1) -> list[Any]:
-    """Claim ``count`` rows for the sender registered in ``store.ledger.lease``."""
-    got: list[Any] = []
+def reserve(store: Store, count: int = 1) -> list[Any]:
+    """Reserve ``count`` rows for the sender registered in ``store.ledger.lease``."""
     with store.ledger.writer() as writer:
-        writer.exchange(Exchange(DAY, NOW, pull=count), lambda rows, _: got.extend(rows))
-    return got
+        return list(writer.exchange(Exchange(DAY, NOW, pull=count)).reserved)
+
+
+def claim(store: Store, rows: list[Any]) -> list[bool]:
+    """Claim rows reserved earlier, as a worker does when it starts their messages."""
+    with store.ledger.writer() as writer:
+        return list(writer.exchange(Exchange(DAY, NOW, claims=rows)).claimed)
+
+
+def pull(store: Store, count: int = 1) -> list[Any]:
+    """Reserve and claim ``count`` rows: their messages are in flight."""
+    rows = reserve(store, count)
+    assert claim(store, rows) == [True] * len(rows)
+    return rows
 
 
 def record(store: Store, outcome: Outcome) -> list[Outcome]:
     """Record one outcome as the sender registered in ``store.ledger.lease``; the refused."""
     with store.ledger.writer() as writer:
-        return writer.exchange(Exchange(DAY, NOW, [outcome]), lambda *_: None)[1]
+        return list(writer.exchange(Exchange(DAY, NOW, [outcome])).refused)
 
 
 def silence(store: Store, sender_id: int | None) -> None:
@@ -175,6 +187,96 @@ def test_a_sender_that_ends_cleanly_leaves_nothing_registered_or_in_flight(
         pull(shared)  # claimed, never answered: the send failed midway
     assert shared.ledger.senders(30) == []
     assert shared.ledger.counts(DAY)["unknown"] == 1
+
+
+def test_a_dead_senders_reserved_rows_go_back_to_pending_not_unknown(shared: Store) -> None:
+    # Reserved is never sent: the others may send it at once, nobody needs --retry-unknown.
+    with shared.ledger.lock("send", timeout=30) as dead:
+        (row,) = reserve(shared)
+        assert shared.ledger.counts(DAY)["reserved"] == 1
+        silence(shared, dead.id)
+        with Store.open(shared.url) as other, other.ledger.lock("send", timeout=30):
+            assert other.ledger.reap(NOW, 30) == 0  # none became unknown
+            assert other.ledger.counts(DAY) == {**other.ledger.counts(DAY), "pending": 2}
+            mine = reserve(other, 2)
+            assert row.address in {r.address for r in mine}
+            assert claim(other, mine) == [True, True]
+        # Woken, the dead sender's claim of it is refused: it is another's now.
+        assert claim(shared, [row]) == [False]
+
+
+def test_a_row_reserved_but_not_claimed_is_handed_back_or_given_back_at_the_end(
+    shared: Store,
+) -> None:
+    with shared.ledger.lock("send", timeout=30):
+        first, second = reserve(shared, 2)
+        handed = release(first, "smtp", "the send stopped")
+        assert record(shared, handed) == []
+        assert shared.ledger.counts(DAY)["pending"] == 1
+        assert claim(shared, [first]) == [False]  # handed back: no longer this sender's
+    # The second was still reserved when the sender ended: due again, never unknown.
+    counts = shared.ledger.counts(DAY)
+    assert (counts["pending"], counts["reserved"], counts["unknown"]) == (2, 0, 0)
+    assert second.address in {r.address for r in shared.ledger.due(DAY, NOW)}
+
+
+def writers_backend(store: Store) -> int:
+    """The server process of the writer that ran the send's statement last."""
+    with store.engine.connect() as connection:
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE '%WITH recorded AS%' "
+            "AND pid <> pg_backend_pid()"
+        )
+        return int(connection.scalar(text(query)))
+
+
+def test_after_a_statement_that_did_not_answer_only_rows_handed_out_stay_reserved(
+    shared: Store,
+) -> None:
+    ann, bob = "ann@example.org", "bob@example.org"
+    with shared.ledger.lock("send", timeout=30) as lease, shared.ledger.writer() as writer:
+        (held,) = writer.exchange(Exchange(DAY, NOW, pull=1)).reserved
+        assert held.address == ann
+        # What a statement that reserved and then lost its connection leaves: a row this
+        # sender reserved that no worker of it was ever handed.
+        with shared.engine.begin() as connection:
+            orphan = update(ledger).where(ledger.c.address == bob)
+            connection.execute(orphan.values(status="reserved", sender_id=lease.id))
+            stop = text("SELECT pg_terminate_backend(:pid)")
+            connection.execute(stop, {"pid": writers_backend(shared)})
+        with pytest.raises(StoreUnavailable):
+            writer.exchange(Exchange(DAY, NOW))
+        assert list(writer.exchange(Exchange(DAY, NOW, claims=[held])).claimed) == [True]
+        states = {r.address: r.status for r in shared.ledger.rows(DAY, ["pending", "sending"])}
+        assert states == {ann: "sending", bob: "pending"}
+
+
+def test_planning_a_day_tells_the_planner_how_many_rows_it_has(shared: Store) -> None:
+    # The send's statement is planned once, from what the planner believes: two rows, not
+    # the "never counted" of a table only written to.
+    with shared.engine.connect() as connection:
+        query = "SELECT reltuples FROM pg_class WHERE relname = 'ledger'"
+        assert connection.scalar(text(query)) == 2
+
+
+def test_the_writers_connection_goes_back_to_the_pool_as_the_pool_lent_it(
+    shared: Store,
+) -> None:
+    with shared.ledger.lock("send", timeout=30), shared.ledger.writer() as writer:
+        writer.exchange(Exchange(DAY, NOW, pull=1))
+        pid = writers_backend(shared)
+    lent = []
+    for _ in range(8):  # the pool lends its connections in turn: find that one
+        lent.append(shared.engine.connect())
+        raw: Any = lent[-1].connection.driver_connection
+        if raw.info.backend_pid == pid:
+            assert not raw.autocommit
+            assert lent[-1].scalar(text("SHOW plan_cache_mode")) == "auto"
+            break
+    else:
+        pytest.fail("the writer's connection did not go back to the pool")
+    for connection in lent:
+        connection.close()
 
 
 def test_a_reaped_sender_learns_it_at_its_next_heartbeat_and_ends_no_message(

@@ -187,13 +187,24 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One transaction of a send on a shared store: the outcomes to record, and how many of
-    the day's due rows to claim for the workers' next messages."""
+    """One transaction of a send on a shared store: the outcomes to record, the reserved rows
+    whose messages start, and how many of the day's due rows to reserve for the next ones."""
 
     day: date
     now: datetime
     outcomes: Sequence[Outcome] = ()
     pull: int = 0
+    claims: Sequence[Delivery] = ()  # rows reserved earlier whose messages start now
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """What one such transaction did."""
+
+    claimed: Sequence[bool]  # for each of the exchange's claims, whether it was made
+    refused: Sequence[Outcome]  # not recorded: their rows are no longer under that claim
+    reserved: Sequence[Delivery]  # for the workers' next messages, in the order asked
+    dry: bool  # the day has no more due rows free (fewer reserved than asked)
 
 
 @dataclass(frozen=True)

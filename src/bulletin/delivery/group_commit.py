@@ -1,17 +1,17 @@
 """The send loop's ledger writer: one thread committing every worker's changes together.
 
-Each worker hands it a ``Request``: the outcome of its previous message, and either the row
-it wants next (SQLite: its one sender names the rows) or a wish for whichever row is free (a
-shared PostgreSQL store: ``share``). As many requests as are waiting go into one transaction
-(group commit). The worker sends its next message while the transaction commits, waiting for
-the commit only before the end of the data (``Request.wait``); a row claimed for it on a
-shared store is handed over as soon as it is claimed, before the commit.
+Each worker hands it a ``Request``: the outcome of its previous message and the row it
+claims for its next one (SQLite: its one sender names the rows from the due ones), and on a
+shared PostgreSQL store also a wish to reserve whichever due row is free for the message after
+(``share``), which it claims by name in its next request: no worker waits for the store to
+learn what to send. As many requests as are waiting go into one transaction (group commit).
+The worker sends its next message while the transaction commits, waiting for the commit only
+before the end of the data (``Request.wait``).
 
 When a shared store's server goes away, the transaction is tried again, with backoff, until
 it is back or the send is stopped: outcomes are never dropped (each is recorded only under
-its own attempt, so a retry is harmless), and a row whose claim did not commit is not sent:
-its worker hands it back (``Request.handed_back``).
-"""
+its own attempt, so a retry is harmless), and a row whose claim may or may not have been made
+is not sent: its worker hands it back (``Request.handed_back``)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bulletin.errors import StoreUnavailable
-from bulletin.model import Delivery, Exchange, Outcome
+from bulletin.model import Delivery, Exchange, Exchanged, Outcome
 
 _log = logging.getLogger("bulletin.send")
 _RETRY_FIRST, _RETRY_MOST = 0.5, 10.0  # seconds between tries while the store is away
@@ -42,11 +42,9 @@ class Recorder(Protocol):
         self, outcomes: Sequence[Outcome], claims: Sequence[Delivery], now: datetime
     ) -> list[bool]: ...
 
-    def exchange(
-        self, batch: Exchange, picked: Callable[[list[Delivery], bool], None]
-    ) -> tuple[list[bool], list[Outcome]]:
-        """Record and claim whichever rows are free (a shared store's); the named claims'
-        (none) and the outcomes refused (their rows are no longer under that claim)."""
+    def exchange(self, batch: Exchange) -> Exchanged:
+        """Record, claim the rows named (reserved earlier) and reserve whichever rows are
+        free (a shared store's), in one transaction."""
         ...
 
 
@@ -55,7 +53,7 @@ class LedgerPort(Protocol):
 
     @property
     def shared(self) -> bool:
-        """Whether several senders share it (free rows are claimed, under a lease)."""
+        """Whether several senders share it (free rows are reserved, under a lease)."""
         ...
 
     def due(self, day: date, now: datetime) -> Iterator[Delivery]: ...
@@ -69,11 +67,12 @@ class Request:
     """One transaction's worth of a worker's ledger changes, and what became of its claim."""
 
     __slots__ = (
+        "_handed",
+        "_settled",
         "claim",
         "claimed",
         "done",
         "error",
-        "handed",
         "lease",
         "outcome",
         "picked",
@@ -91,20 +90,33 @@ class Request:
         lease: Callable[[], bool] = lambda: True,
     ) -> None:
         self.outcome, self.claim, self.pull, self.lease = outcome, claim, pull, lease
-        self.row: Delivery | None = None
-        self.claimed = self.handed = False
-        self.uncertain = False  # its transaction may or may not have committed
+        self.row: Delivery | None = None  # reserved for the worker's next message
+        self.claimed = False
+        self.uncertain = False  # its claim may or may not have been made
         self.verdict: bool | None = None
         self.error: BaseException | None = None
-        # Locks taken now and released by the writer: lighter than Events.
+        # Locks taken now and released once by the writer: lighter than Events.
         self.done = threading.Lock()
         self.done.acquire()
         self.picked = threading.Lock()
         self.picked.acquire()
+        self._settled = self._handed = False
+
+    def settle(self) -> None:
+        """The writer's word that the claim is decided (once; later calls change nothing)."""
+        if not self._settled:
+            self._settled = True
+            self.done.release()
+
+    def hand(self, row: Delivery | None) -> None:
+        """The writer's word on the row reserved: ``row``, or None when the day ran dry."""
+        if not self._handed:
+            self._handed = True
+            self.row = row
+            self.picked.release()
 
     def next_row(self) -> Delivery | None:
-        """The row claimed for the worker's next message (before the commit); None when
-        the day has run dry."""
+        """The row reserved for the worker's next message; None when the day has run dry."""
         self.picked.acquire()
         if self.error is not None:
             raise self.error
@@ -122,15 +134,12 @@ class Request:
         return self.verdict
 
     def handed_back(self, row: Delivery, transport: str) -> Outcome | None:
-        """For a shared store's row not sent (its claim may not have committed, or the lease
+        """For a shared store's row not sent (its claim may not have been made, or the lease
         ran out before the end of the data): the outcome that makes it pending again, if the
         claim was made after all."""
-        if not (self.pull and self.handed and (self.claimed or self.uncertain)):
+        if not (self.pull and (self.claimed or self.uncertain)):
             return None  # not a shared store's claim, or one known not to have been made
-        reply = "handed back unsent: the claim did not hold before the end of the data"
-        return Outcome(
-            row.day, row.address, "pending", reply, "", transport, None, row.attempts + 1
-        )
+        return release(row, transport, "the claim did not hold before the end of the data")
 
 
 class Writer(threading.Thread):
@@ -155,10 +164,10 @@ class Writer(threading.Thread):
         self.requests.put(request)
         return request
 
-    def share(self, outcome: Outcome | None) -> Request:
-        """On a shared store: queue ``outcome`` and the claim of whichever due row is free;
-        its request."""
-        request = Request(outcome, pull=True, lease=self.ledger.lease_held)
+    def share(self, outcome: Outcome | None, claim: Delivery | None) -> Request:
+        """On a shared store: queue ``outcome``, the claim of ``claim`` (a row reserved for
+        this worker), and the reservation of whichever due row is free; its request."""
+        request = Request(outcome, claim, pull=True, lease=self.ledger.lease_held)
         self.requests.put(request)
         return request
 
@@ -218,12 +227,14 @@ class Writer(threading.Thread):
             batch.append(more)
 
     def _commit(self, recorder: Recorder, batch: list[Request]) -> list[Request]:
-        """One transaction for ``batch``; the requests to try again (the store was away)."""
+        """One transaction for ``batch``; the requests to try again (the store was away, or
+        a pull got no row though the day had more)."""
         outcomes = [r.outcome for r in batch if r.outcome is not None]
-        refused: list[Outcome] = []
+        refused: Sequence[Outcome] = []
+        again: list[Request] = []
         try:
             if recorder.shared:
-                refused = self._share(recorder, batch, outcomes)
+                refused, again = self._share(recorder, batch, outcomes)
             else:
                 claims = [r.claim for r in batch if r.claim is not None]
                 claimed = iter(recorder.apply(outcomes, claims, self.clock()))
@@ -239,52 +250,54 @@ class Writer(threading.Thread):
             _fail(batch, error)
             return []
         for request in batch:
-            request.done.release()
+            request.settle()
         self.refused += len(refused)
         for outcome in outcomes:
             if outcome not in refused:
                 self.recorded(outcome)
-        return []
+        for request in again:  # what it recorded and claimed is in: only the pull is left
+            request.outcome = request.claim = None
+        return again
 
     def _share(
         self, recorder: Recorder, batch: list[Request], outcomes: list[Outcome]
-    ) -> list[Outcome]:
+    ) -> tuple[Sequence[Outcome], list[Request]]:
         pulling = [r for r in batch if r.pull]
+        naming = [r for r in batch if r.claim is not None]
+        claims = [r.claim for r in naming if r.claim is not None]
+        exchange = Exchange(self.day, self.clock(), outcomes, len(pulling), claims)
+        done = recorder.exchange(exchange)
+        for request, made in zip(naming, done.claimed, strict=True):
+            request.claimed = made
+        for request, row in zip(pulling, done.reserved, strict=False):
+            request.hand(row)
+        unserved = pulling[len(done.reserved) :]
+        if done.dry:
+            for request in unserved:
+                request.hand(None)
+            unserved = []
+        return done.refused, unserved
 
-        def picked(rows: list[Delivery], dry: bool) -> None:
-            for request, row in zip(pulling, rows, strict=False):
-                request.row, request.handed = row, True
-                request.picked.release()
-            for request in pulling[len(rows) :]:  # the day ran dry: nothing for these
-                request.picked.release()
 
-        _, refused = recorder.exchange(
-            Exchange(self.day, self.clock(), outcomes, len(pulling)), picked
-        )
-        for request in batch:
-            request.claimed = request.handed
-        return refused
+def release(row: Delivery, transport: str, why: str) -> Outcome:
+    """The outcome giving a shared store's row back unsent, reserved or claimed: pending again."""
+    reply = f"handed back unsent: {why}"
+    return Outcome(row.day, row.address, "pending", reply, "", transport, None, row.attempts + 1)
 
 
 def _carried(batch: list[Request]) -> list[Request]:
-    """What a transaction that did not commit leaves to try again: every outcome, and every
-    pull not yet handed a row; a pull that was handed one is told it is not its to send (its
-    worker hands it back, in case the commit happened after all)."""
-    again = []
+    """What a statement that did not answer leaves to try again: all of it but the claims,
+    which it may or may not have made. Each such worker is told its row is not its to send
+    (it hands the row back, in case the claim was made after all)."""
     for request in batch:
-        if request.pull and request.handed:
-            if request.outcome is not None:
-                again.append(Request(request.outcome))  # nobody waits on this copy
-            request.claimed, request.uncertain = False, True
-            request.done.release()
-        else:
-            again.append(request)
-    return again
+        if request.claim is not None and request.pull:
+            request.claim, request.claimed, request.uncertain = None, False, True
+            request.settle()
+    return batch
 
 
 def _fail(requests: list[Request], error: BaseException) -> None:
     for request in requests:
         request.error = error
-        if not request.handed:
-            request.picked.release()
-        request.done.release()
+        request.hand(None)
+        request.settle()

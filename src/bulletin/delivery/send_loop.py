@@ -8,8 +8,10 @@ its next row (group-committed with the other workers' by one writer thread,
 at most one row per connection is left to become ``unknown``. The channel sends the message
 while that transaction commits and waits for it only before the end of the data, the point
 from which the server may have the message. On SQLite a feeder reads the due rows and hands
-them to the workers; on a shared store (PostgreSQL, several senders) each worker pulls
-whichever due row is free, and ends no message once its sender's lease has run out.
+them to the workers; on a shared store (PostgreSQL, several senders) each worker reserves
+whichever due row is free for its next message (``reserved``: never sent, it goes back to the
+others if its sender dies) and claims it by name in the transaction that records the message
+before, and ends no message once its sender's lease has run out.
 
 4xx replies defer a row with exponential backoff up to a limit, 5xx fail it. The run stops
 itself (``paused``), leaving the rest pending, after too many failures in a row of the server
@@ -205,9 +207,11 @@ class SendLoop:
             self._drain()
 
     def _share(self) -> None:
-        """A worker on a shared store: claims whichever due row is free, until none is."""
+        """A worker on a shared store: claims the row it reserved, sends it, and meanwhile
+        reserves whichever due row is free for its next message, until none is."""
         channel = self.channel()
         previous: Outcome | None = None
+        ahead: Delivery | None = None  # reserved for this connection's next message
         try:
             while not self.stop.is_set():
                 if self.limiter.interval or not channel.is_open:
@@ -217,17 +221,20 @@ class SendLoop:
                 self.limiter.wait(self.stop)
                 if self.stop.is_set():
                     break
-                claim = self.writer.share(previous)
+                row, ahead = ahead, None
+                request = self.writer.share(previous, row)
                 previous = None  # in the writer's hands now
-                row = claim.next_row()
-                if row is None:
-                    break  # nothing left to claim for this day
-                previous = self._send(channel, row, claim)
+                if row is not None:
+                    previous = self._send(channel, row, request)
+                ahead = request.next_row()
+                if ahead is None:
+                    break  # nothing left to reserve for this day
         except BaseException as error:  # the ledger failed: stop everything, report it
             self.failure = self.failure or error
             self.stop.set()
         finally:
             try:
+                # A row still reserved (``ahead``) goes back as the sender ends (Lease.end).
                 self._record(previous)
             except BaseException as error:
                 self.failure = self.failure or error

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from bulletin.errors import StoreError
-from bulletin.model import Delivery, Outcome
+from bulletin.model import Delivery, Exchanged, Outcome
 from bulletin.store.schema import UtcDateTime, ledger, recipients
 
 
@@ -37,7 +37,7 @@ class LedgerWriter:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def exchange(self, *_: Any) -> tuple[list[bool], list[Outcome]]:
+    def exchange(self, *_: Any) -> Exchanged:
         """Only a shared store's writer reserves rows (``shared_writer``)."""
         raise NotImplementedError("SQLite's one sender names the rows it claims")
 

@@ -4,8 +4,9 @@ Each process that sends registers a row in ``senders`` and a thread of its own r
 heartbeat every third of ``timeout``, on the database's clock (``now()``): the machines'
 clocks may differ, the database's is the one they share. A sender whose heartbeat is older
 than ``timeout`` is dead to the others: the reaper, one statement that whichever process
-looks first runs, deletes its row and makes its rows in flight ``unknown`` at once, so that
-no row can be left ``sending`` with nobody behind it (as Procrastinate's can, #1518).
+looks first runs, deletes its row, makes its rows in flight ``unknown`` and gives the rows it
+had reserved back (``pending``) at once, so that no row can be left ``sending`` or
+``reserved`` with nobody behind it (as Procrastinate's can, #1518).
 
 A sender trusts its own claims only while its lease holds: until ``timeout`` less one
 heartbeat interval after the start of its last heartbeat that the database took, measured
@@ -35,18 +36,22 @@ from bulletin.store.schema import ledger, senders
 
 REAPED = "the sender stopped while sending: the server may or may not have it"
 
-# One statement: stale senders go, and their rows in flight become unknown with them. The
-# main UPDATE sees ``senders`` as it was before the DELETE (one snapshot), hence both tests.
+# One statement: stale senders go, their rows in flight become unknown with them, and the
+# rows they had reserved (never sent) pending again. The main UPDATE sees ``senders`` as it
+# was before the DELETE (one snapshot), hence both tests; its SET reads the old status.
 _REAP = """
 WITH dead AS (
     DELETE FROM senders WHERE heartbeat < now() - make_interval(secs => %(timeout)s)
     RETURNING id
 )
-UPDATE ledger SET status = 'unknown', changed = COALESCE(%(now)s, now()), reply = %(reply)s
-WHERE status = 'sending' AND (
+UPDATE ledger SET status = CASE WHEN status = 'sending' THEN 'unknown' ELSE 'pending' END,
+    reply = CASE WHEN status = 'sending' THEN %(reply)s ELSE reply END,
+    changed = COALESCE(%(now)s, now())
+WHERE status IN ('sending', 'reserved') AND (
     sender_id IS NULL OR sender_id IN (SELECT id FROM dead)
     OR NOT EXISTS (SELECT 1 FROM senders s WHERE s.id = ledger.sender_id)
 )
+RETURNING status
 """
 _LIST = """
 SELECT s.id, s.host, s.pid, s.command, s.started, s.heartbeat,
@@ -74,12 +79,13 @@ class SenderInfo:
 
 def reap(engine: Engine, timeout: float, now: datetime | None = None) -> int:
     """Take the senders silent for ``timeout`` seconds for dead; their rows in flight, and
-    any left by a sender gone, become ``unknown``. Returns how many rows did."""
+    any left by a sender gone, become ``unknown``, their reserved rows pending. Returns how
+    many rows became ``unknown``."""
     with transaction(engine) as connection:
         result = connection.exec_driver_sql(
             _REAP, {"timeout": float(timeout), "now": now, "reply": REAPED}
         )
-        return int(result.rowcount)
+        return sum(status == "unknown" for (status,) in result)
 
 
 def list_senders(engine: Engine, timeout: float) -> list[SenderInfo]:
@@ -143,16 +149,20 @@ class Lease:
         return not self.lost and time.monotonic() < self._valid_until
 
     def end(self, now: datetime | None = None) -> int:
-        """Unregister; rows still in flight (a send that failed midway) become ``unknown``.
-        Returns how many did."""
+        """Unregister; rows still in flight (a send that failed midway) become ``unknown``,
+        rows still reserved pending. Returns how many became ``unknown``."""
         if self.id is None or self.lost:
             return 0
         c = ledger.c
-        stranded = update(ledger).where(c.sender_id == self.id, c.status == "sending")
+        mine = update(ledger).where(c.sender_id == self.id)
+        changed = now or func.now()
         try:
             with transaction(self.engine) as connection:
+                reserved = mine.where(c.status == "reserved")
+                connection.execute(reserved.values(status="pending", changed=changed))
+                stranded = mine.where(c.status == "sending")
                 result = connection.execute(
-                    stranded.values(status="unknown", reply=REAPED, changed=now or func.now())
+                    stranded.values(status="unknown", reply=REAPED, changed=changed)
                 )
                 connection.execute(delete(senders).where(senders.c.id == self.id))
                 return int(result.rowcount)
