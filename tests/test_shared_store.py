@@ -448,3 +448,20 @@ def test_a_send_on_a_shared_store_serves_everyone_once(tmp_path: Path, postgres_
         with store.engine.begin() as connection:
             owners = connection.execute(ledger.select().with_only_columns(ledger.c.sender_id))
             assert len({row[0] for row in owners}) == 1
+
+
+def test_a_send_that_ends_while_another_sender_holds_a_row_leaves_that_row_to_it(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = make_deployment(tmp_path, store={"url": postgres_url})
+    save_items(config, [make_item("a1", category=LOCAL)])
+    subscribe(config, [f"reader{n}@example.org" for n in range(5)])
+    with Store.open(postgres_url) as other, other.ledger.lock("send", timeout=30):
+        other.ledger.plan(DAY, NOW)
+        (held,) = reserve(other)  # the other sender's next message
+        report = pipeline.send_day(pipeline.RunContext(config), DAY, clock=lambda: NOW)
+        assert (report.sent, report.counts["reserved"]) == (4, 1)
+        # Not this send's to finish, nor a failure of it: the other sender holds it.
+        assert (report.elsewhere, report.ok) == (1, True)
+    with Store.open(postgres_url) as store:  # that sender ended: the row is due again
+        assert [r.address for r in store.ledger.due(DAY, NOW)] == [held.address]

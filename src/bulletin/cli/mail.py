@@ -177,7 +177,7 @@ def _print_send(report: pipeline.SendReport) -> None:
     )
     click.echo("  the day    " + ", ".join(f"{n} {s}" for s, n in report.counts.items() if n))
     if report.elsewhere:
-        click.echo(f"  elsewhere  {report.elsewhere} in flight with the day's other senders")
+        click.echo(f"  elsewhere  {report.elsewhere} held by the day's other senders")
     if report.paused:
         click.secho(f"  paused: {report.paused}", fg="red")
     if report.interrupted:

@@ -58,14 +58,14 @@ class SendReport:
 
     @property
     def elsewhere(self) -> int:
-        """Rows still in flight when this send ended: other senders' of a shared store (a
-        send of its own leaves none)."""
-        return self.counts.get("sending", 0)
+        """Rows still held when this send ended, in flight or reserved: other senders' of a
+        shared store (a send of its own leaves none)."""
+        return self.counts.get("sending", 0) + self.counts.get("reserved", 0)
 
     @property
     def ok(self) -> bool:
-        """Whether every row of the day is sent, or in flight with another sender."""
-        return not self.paused and all_sent({**self.counts, "sending": 0})
+        """Whether every row of the day is sent, or held by another sender."""
+        return not self.paused and all_sent({**self.counts, "sending": 0, "reserved": 0})
 
 
 def send_rows(

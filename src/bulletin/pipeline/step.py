@@ -356,7 +356,7 @@ class Step:
         result.send = sent
         if sent.interrupted or sent.paused:
             result.status = "sending"
-        elif not (sent.counts.get("pending") or sent.counts.get("sending")):
+        elif not (sent.counts.get("pending") or sent.elsewhere):
             # Unless other senders of a shared store still hold rows: the last one marks it.
             self.store.digests.mark(result.day, "sent", self.clock())
         self.log.info(
