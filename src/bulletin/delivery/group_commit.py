@@ -11,7 +11,8 @@ before the end of the data (``Request.wait``).
 When a shared store's server goes away, the transaction is tried again, with backoff, until
 it is back or the send is stopped: outcomes are never dropped (each is recorded only under
 its own attempt, so a retry is harmless), and a row whose claim may or may not have been made
-is not sent: its worker hands it back (``Request.handed_back``)."""
+is not sent: its worker hands it back (``Request.handed_back``).
+"""
 
 from __future__ import annotations
 

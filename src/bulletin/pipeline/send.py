@@ -25,7 +25,7 @@ from bulletin.model import Delivery, Recipient
 from bulletin.pipeline.bounces import count_refusals
 from bulletin.pipeline.context import Clock, RunContext, system_clock
 from bulletin.pipeline.digests import Digests
-from bulletin.store import Issue, Store, normalize_address, parse_variant
+from bulletin.store import HELD, Issue, Store, normalize_address, parse_variant
 
 Variant = Callable[[frozenset[str] | None, frozenset[str] | None], digest.RenderedDigest]
 
@@ -60,12 +60,13 @@ class SendReport:
     def elsewhere(self) -> int:
         """Rows still held when this send ended, in flight or reserved: other senders' of a
         shared store (a send of its own leaves none)."""
-        return self.counts.get("sending", 0) + self.counts.get("reserved", 0)
+        return sum(self.counts.get(state, 0) for state in HELD)
 
     @property
     def ok(self) -> bool:
         """Whether every row of the day is sent, or held by another sender."""
-        return not self.paused and all_sent({**self.counts, "sending": 0, "reserved": 0})
+        mine = {state: n for state, n in self.counts.items() if state not in HELD}
+        return not self.paused and all_sent(mine)
 
 
 def send_rows(

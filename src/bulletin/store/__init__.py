@@ -28,7 +28,7 @@ from bulletin.store.digests import DIGEST_STATES, DigestDay, DigestLog
 from bulletin.store.events import KINDS, Event, Events
 from bulletin.store.feed_state import FeedStates
 from bulletin.store.items import SaveReport
-from bulletin.store.ledger import STATES, Issue, Ledger, parse_variant
+from bulletin.store.ledger import HELD, STATES, Issue, Ledger, parse_variant
 from bulletin.store.locks import Busy, FileLock, lock_holder
 from bulletin.store.migrations import LATEST_VERSION, MIGRATIONS
 from bulletin.store.readers import ERASED_PREFIX, Readers
@@ -57,6 +57,7 @@ from bulletin.store.suppressions import REASONS, Suppression, Suppressions, addr
 __all__ = [
     "DIGEST_STATES",
     "ERASED_PREFIX",
+    "HELD",
     "KINDS",
     "LATEST_VERSION",
     "MIGRATIONS",

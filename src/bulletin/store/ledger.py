@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # psycopg is loaded by the sends that need it, not by every c
 
 # reserved: a shared store's row a sender holds for one connection's next message, not yet sent
 STATES = ("pending", "reserved", "sending", "sent", "deferred", "failed", "unknown")
+HELD = ("reserved", "sending")  # a live sender's rows: others leave them to it
 _PAGE = 500
 
 
