@@ -215,10 +215,6 @@ class SqliteLatestItems:
         return found
 
 
-def item_from_row(row: Any) -> Item:
-    return item_of(*(row[name] for name in _ITEM_FIELDS))
-
-
 def item_of(
     id: str,
     day: date,
